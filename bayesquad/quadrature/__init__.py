@@ -1,0 +1,28 @@
+"""Differentiable, batched quadrature in TensorFlow (layer 1 of bayesquad)."""
+from bayesquad.quadrature._integrate import integrate
+from bayesquad.quadrature._settings import reference_settings
+from bayesquad.quadrature._status import (
+    IntegrationResult,
+    Status,
+    status_message,
+    summarize_status,
+)
+from bayesquad.quadrature._tables import (
+    KRONROD_SIZES,
+    gauss_hermite,
+    gauss_kronrod,
+    gauss_legendre,
+)
+
+__all__ = [
+    "KRONROD_SIZES",
+    "IntegrationResult",
+    "Status",
+    "gauss_hermite",
+    "gauss_kronrod",
+    "gauss_legendre",
+    "integrate",
+    "reference_settings",
+    "status_message",
+    "summarize_status",
+]

@@ -1,0 +1,241 @@
+"""Globally adaptive Gauss–Kronrod, every batch element bisected in lockstep.
+
+Each element keeps up to ``capacity`` intervals (in the unit coordinate of their
+segment) in fixed-size arrays, so shapes are static and the loop compiles under XLA.
+Each iteration bisects, per element, the fewest worst intervals whose errors cover the
+excess over the tolerance (at most ``_SPLIT`` of them), and stops the element when its
+summed error meets the tolerance, it runs out of room, or nothing can be split.
+
+Gradients: the loop runs with recording paused and its mesh is treated as a constant;
+the integral is then evaluated once more on the final intervals ("replay"), which is
+the sum autodiff sees. Outside XLA the replay covers only the intervals in use; under
+XLA (static shapes) it covers the whole capacity, so there ``max_evals`` should be set
+to what the integrand needs.
+"""
+import contextlib
+
+import numpy as np
+
+from bayesquad._tf import tf
+from bayesquad.quadrature import _rules
+from bayesquad.quadrature._fixed import finalize
+from bayesquad.quadrature._segments import evaluate
+from bayesquad.quadrature._status import Status
+
+from tensorflow.python.ops import control_flow_util as _control_flow_util
+
+try:  # pausing every tape keeps the adaptive loop off GradientTape/ForwardAccumulator
+    from tensorflow.python.eager.record import stop_recording as _stop_recording
+except ImportError:  # pragma: no cover - the loop is still excluded by stop_gradient
+    _stop_recording = contextlib.nullcontext
+
+__all__ = ["adaptive_gauss_kronrod"]
+
+_SPLIT = 8
+_DEFAULT_NODES = 21
+_DEFAULT_BUDGET = 4179  # 100 intervals of G10K21
+
+
+class _Kernel:
+    """Evaluates the Kronrod rule on ``q`` intervals per element (arrays [B, q])."""
+
+    def __init__(self, problem, segments, rule, log):
+        self.problem, self.segments, self.rule, self.log = problem, segments, rule, log
+        dtype = problem.dtype
+        self.tau = tf.constant(rule.t, dtype)
+        self.tauc = tf.constant(rule.tc, dtype)
+        self.weights = tf.constant(rule.weights, dtype)
+        self.functionals = tf.constant(rule.functionals, dtype)
+        self.size = int(np.prod(problem.batch_shape.as_list(), dtype=np.int64))
+
+    def min_width(self, seg, a, b):
+        """Narrowest interval worth splitting: nodes must stay distinct in x.
+
+        On a finite segment the Kronrod nodes (the outermost sits 0.2% of the width from
+        the ends) must differ from the interval ends in x, i.e. the width must exceed
+        ~2000 ulps of |x|; on an infinite segment the t coordinate itself is the limit.
+        """
+        bounds = tf.transpose(tf.reshape(self.segments.bounds, [-1, self.size]))
+        lo = tf.gather(bounds, seg, batch_dims=1)
+        hi = tf.gather(bounds, seg + 1, batch_dims=1)
+        finite = tf.math.is_finite(lo) & tf.math.is_finite(hi)
+        zero = tf.zeros_like(lo)
+        lo, hi = tf.where(finite, lo, zero), tf.where(finite, hi, zero)
+        length = tf.where(finite & (hi > lo), hi - lo, tf.ones_like(lo))
+        x_a, x_b = tf.abs(lo + (hi - lo) * a), tf.abs(lo + (hi - lo) * b)
+        eps = self.problem.eps
+        in_x = 2048.0 * eps * tf.maximum(x_a, x_b) / length
+        in_t = 64.0 * eps * tf.maximum(tf.abs(a), tf.abs(b))
+        return tf.where(finite, tf.maximum(in_x, self.problem.tiny), in_t)
+
+    def __call__(self, seg, a, b, live=None):
+        """Per-interval ``(value, error, bad)``, [B, q] each; log mode gives logs."""
+        q, n = tf.shape(a)[1], self.rule.size
+        width = b - a
+        if live is not None:  # dead slots: a harmless interior node with zero weight
+            half = tf.constant(0.5, a.dtype)
+            a, width = tf.where(live, a, half), tf.where(live, width, tf.zeros_like(width))
+        # t = a + width*tau and tc = (1 - a - width) + width*(1 - tau) = 1 - t, accurately
+        t = a[:, :, None] + width[:, :, None] * self.tau
+        tc = (1.0 - (a + width))[:, :, None] + width[:, :, None] * self.tauc
+        seg = tf.broadcast_to(seg[:, :, None], [self.size, q, n])
+        shape = tf.concat([[q * n], self.problem.batch_shape.as_list()], 0)
+        flat = lambda z: tf.reshape(tf.transpose(tf.reshape(z, [self.size, q * n])), shape)  # noqa: E731
+        g, bad = evaluate(self.problem, self.segments, flat(seg), flat(t), flat(tc), self.log)
+        g = tf.reshape(g, [q, n, self.size])
+        bad = tf.reduce_any(tf.reshape(bad, [q, n, self.size]), axis=1)
+        w_t = tf.transpose(width)[:, None, :]
+        if self.log:
+            g = g + tf.math.log(w_t)
+        else:
+            g = g * w_t
+        scale, h = _rules.panel_sums(g, self.weights, self.log)
+        value = tf.einsum("n,pn...->p...", self.weights, h)
+        # the error estimate is not differentiated; keeping it off the tape saves compile time
+        error = _rules.quadpack_error(tf.stop_gradient(h), self.functionals, self.weights,
+                                      self.problem.eps)
+        if self.log:
+            value, error = scale + tf.math.log(value), scale + tf.math.log(error)
+        return tf.transpose(value), tf.transpose(error), tf.transpose(bad)
+
+
+def _totals(value, error, live, log):
+    if log:
+        ninf = tf.constant(-np.inf, value.dtype)
+        return (tf.reduce_logsumexp(tf.where(live, value, ninf), 1),
+                tf.reduce_logsumexp(tf.where(live, error, ninf), 1))
+    zero = tf.zeros_like(value)
+    return tf.reduce_sum(tf.where(live, value, zero), 1), tf.reduce_sum(tf.where(live, error, zero), 1)
+
+
+def _excess_fraction(total_value, total_error, log, rtol, atol):
+    """Fraction of the summed error that must go for the element to converge."""
+    dtype = total_value.dtype
+    if log:
+        log_tol = tf.math.log(tf.maximum(tf.cast(atol, dtype), tf.cast(rtol, dtype)))
+        return 1.0 - tf.exp(log_tol + total_value - total_error)
+    tol = tf.maximum(tf.cast(atol, dtype), tf.cast(rtol, dtype) * tf.abs(total_value))
+    return 1.0 - tol / total_error
+
+
+def _refine(kernel, count, capacity, log, rtol, atol, bailout):
+    """The adaptive loop; returns the final mesh and per-element flags."""
+    size, dtype = kernel.size, kernel.problem.dtype
+    slots = capacity + 1  # the last slot is scratch for masked-out writes
+    seg0 = tf.broadcast_to(tf.range(count, dtype=tf.int32), [size, count])
+    zeros0 = tf.zeros([size, count], dtype)
+    value0, error0, bad0 = kernel(seg0, zeros0, zeros0 + 1.0)
+    pad = [[0, 0], [0, slots - count]]
+    state = dict(
+        seg=tf.pad(seg0, pad), a=tf.pad(zeros0, pad), b=tf.pad(zeros0 + 1.0, pad),
+        value=tf.pad(value0, pad), error=tf.pad(error0, pad),
+        used=tf.fill([size], count), bad=tf.reduce_any(bad0, 1),
+        evals=tf.fill([size], count * kernel.rule.size),
+        done=tf.zeros([size], tf.bool), stuck=tf.zeros([size], tf.bool),
+    )
+    split = min(_SPLIT, capacity)
+    rows = tf.broadcast_to(tf.range(size)[:, None], [size, split])
+    ninf = tf.constant(-np.inf, dtype)
+
+    def body(s):
+        live = tf.range(slots)[None, :] < s["used"][:, None]
+        total_value, total_error = _totals(s["value"], s["error"], live, log)
+        excess = _excess_fraction(total_value, total_error, log, rtol, atol)
+        converged = excess <= 0.0
+        a, b = s["a"], s["b"]
+        splittable = live & ((b - a) > kernel.min_width(s["seg"], a, b))
+        if bailout is not None:
+            # Error piling up in a tiny interval at a segment end is the signature of an
+            # endpoint singularity, which bisection reaches only slowly: leave it to the
+            # caller's next method instead of spending the budget.
+            at_end = (tf.equal(a, 0.0) | tf.equal(b, 1.0)) & ((b - a) < bailout)
+            worst = tf.one_hot(tf.argmax(tf.where(live, s["error"], ninf), 1), slots,
+                               on_value=True, off_value=False)
+            stuck_at_end = tf.reduce_any(worst & at_end, 1)
+        else:
+            stuck_at_end = tf.zeros([size], tf.bool)
+        priority = s["error"] if log else tf.where(s["error"] > 0, s["error"], ninf)
+        priority = tf.where(splittable & (priority > ninf), priority, ninf)
+        top, parent = tf.math.top_k(priority, split)
+        share = tf.exp(top - total_error[:, None]) if log else top / total_error[:, None]
+        share = tf.where(top > ninf, share, tf.zeros_like(share))
+        before = tf.math.cumsum(share, axis=1, exclusive=True)
+        free = capacity - s["used"]
+        rank = tf.range(split)[None, :]
+        stuck = ~converged & (top[:, 0] == ninf)
+        done = s["done"] | converged | s["bad"] | stuck | (free <= 0) | stuck_at_end
+        select = (top > ninf) & (before < excess[:, None]) & (rank < free[:, None])
+        select &= ~done[:, None]
+        take = lambda z: tf.gather(z, parent, batch_dims=1)  # noqa: E731
+        pa, pb, pseg = take(a), take(b), take(s["seg"])
+        mid = 0.5 * (pa + pb)
+        both = lambda left, right: tf.concat([left, right], 1)  # noqa: E731
+        value, error, bad = kernel(both(pseg, pseg), both(pa, mid), both(mid, pb))
+        scratch = tf.fill([size, split], capacity)
+        left_at = tf.stack([rows, tf.where(select, parent, scratch)], -1)
+        right_at = tf.stack([rows, tf.where(select, s["used"][:, None] + rank, scratch)], -1)
+        at = tf.concat([left_at, right_at], 1)
+        put = lambda z, new: tf.tensor_scatter_nd_update(z, at, new)  # noqa: E731
+        chosen = tf.concat([select, select], 1)
+        n_sel = tf.reduce_sum(tf.cast(select, tf.int32), 1)
+        return (dict(
+            seg=put(s["seg"], both(pseg, pseg)), a=put(a, both(pa, mid)), b=put(b, both(mid, pb)),
+            value=put(s["value"], value), error=put(s["error"], error),
+            used=s["used"] + n_sel, bad=s["bad"] | tf.reduce_any(bad & chosen, 1),
+            evals=s["evals"] + 2 * kernel.rule.size * n_sel, done=done,
+            stuck=s["stuck"] | stuck,
+        ),)
+
+    def cond(s):
+        return ~tf.reduce_all(s["done"])
+
+    state = tf.while_loop(cond, body, (state,), maximum_iterations=capacity + 2)[0]
+    return {k: tf.stop_gradient(v) for k, v in state.items()}
+
+
+def _in_xla():
+    graph = tf.compat.v1.get_default_graph()
+    return bool(_control_flow_util.GraphOrParentsInXlaContext(graph))
+
+
+def _replay(kernel, mesh, capacity, log):
+    """Differentiable sum over the final intervals of every element.
+
+    XLA needs static shapes, so there the replay covers the whole capacity (dead slots
+    weigh zero); elsewhere it stops at the largest interval count in the batch.
+    Choosing among a few padded sizes with ``tf.switch_case`` was measured to multiply
+    XLA compile time by 3-5 (each branch carries its own gradient), so it is not done.
+    """
+    if _in_xla():
+        size = capacity
+    else:
+        size = tf.reduce_max(mesh["used"])
+    live = tf.range(size)[None, :] < mesh["used"][:, None]
+    value, error, bad = kernel(mesh["seg"][:, :size], mesh["a"][:, :size],
+                               mesh["b"][:, :size], live)
+    total_value, total_error = _totals(value, error, live, log)
+    return total_value, total_error, tf.reduce_any(bad & live, 1)
+
+
+def adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol,
+                           bailout=None):
+    """``method="adaptive-gk"``: see the module docstring.
+
+    ``bailout`` (a width in segment units, used by ``method="auto"``) stops an element
+    early, not converged, when its worst interval is that narrow and touches a segment
+    end.
+    """
+    rule = _rules.gauss_kronrod_rule(nodes or _DEFAULT_NODES)
+    budget = max_evals or _DEFAULT_BUDGET
+    count = segments.count
+    # the first pass costs count*n evaluations, every bisection 2n more
+    capacity = count + max(0, budget - count * rule.size) // (2 * rule.size)
+    kernel = _Kernel(problem, segments, rule, log)
+    with _stop_recording():
+        mesh = _refine(kernel, count, capacity, log, rtol, atol, bailout)
+    value, error, bad = _replay(kernel, mesh, capacity, log)
+    shape = problem.batch_shape
+    reshape = lambda z: tf.reshape(z, shape)  # noqa: E731
+    failed = tf.where(mesh["stuck"], int(Status.ROUNDOFF), int(Status.BUDGET_EXHAUSTED))
+    return finalize(problem, segments, reshape(value), reshape(error), reshape(bad | mesh["bad"]),
+                    reshape(mesh["evals"]), log, rtol, atol, failed=reshape(failed))

@@ -1,0 +1,165 @@
+"""Limits, breakpoints and variable transforms shared by every rule.
+
+The range is split at the breakpoints into segments; every rule works on the unit
+interval of a segment, with nodes given as ``(t, tc)`` where ``tc = 1 - t`` is passed
+separately so nodes next to an endpoint keep full precision. Each segment is mapped to
+x affinely (finite), by ``x = lo + t/tc`` (``[lo, inf)``), ``x = hi - tc/t``
+(``(-inf, hi]``) or ``x = (t - tc)/(4 t tc)`` (whole line). Composed with tanh-sinh the
+last two are exactly the exp-sinh and sinh-sinh rules.
+
+Because x depends on the limits and breakpoints through these maps, differentiating a
+quadrature sum evaluated on fixed ``(t, tc)`` gives the Leibniz terms for free.
+"""
+import numpy as np
+
+from bayesquad._tf import tf
+
+__all__ = ["Segments", "build_segments", "evaluate"]
+
+
+class Segments:
+    """Segment bounds ``[S+1] + batch_shape`` plus the per-element sign and validity.
+
+    ``may_low_inf``/``may_high_inf`` are False when the limits are known at trace time
+    to be finite at that end; the maps for impossible kinds are then left out of the
+    graph, which keeps XLA compile times down.
+    """
+
+    def __init__(self, bounds, sign, invalid, count, may_low_inf, may_high_inf):
+        self.bounds = bounds
+        self.sign = sign
+        self.invalid = invalid
+        self.count = count
+        self.may_low_inf = may_low_inf
+        self.may_high_inf = may_high_inf
+
+
+def build_segments(problem, log):
+    batch_shape = problem.batch_shape
+    lower = tf.broadcast_to(problem.lower, batch_shape)
+    upper = tf.broadcast_to(problem.upper, batch_shape)
+    reversed_ = upper < lower
+    a = tf.minimum(lower, upper)
+    b = tf.maximum(lower, upper)
+    invalid = tf.math.is_nan(lower) | tf.math.is_nan(upper)
+    if log:
+        invalid |= reversed_
+    one = tf.ones([], problem.dtype)
+    sign = tf.where(reversed_, -one, one)
+    edges = [a[tf.newaxis]]
+    count = 1
+    if problem.points is not None:
+        pts = tf.broadcast_to(
+            problem.points, batch_shape.concatenate(problem.points.shape[-1:])
+        )
+        invalid |= tf.reduce_any(tf.math.is_nan(pts), axis=-1)
+        pts = tf.clip_by_value(pts, a[..., tf.newaxis], b[..., tf.newaxis])
+        pts = tf.sort(pts, axis=-1)
+        k = int(problem.points.shape[-1])
+        perm = [pts.shape.rank - 1] + list(range(pts.shape.rank - 1))
+        edges.append(tf.transpose(pts, perm))
+        count += k
+    edges.append(b[tf.newaxis])
+    bounds = tf.concat(edges, axis=0)
+    low_static = tf.get_static_value(problem.lower)
+    up_static = tf.get_static_value(problem.upper)
+    if low_static is None or up_static is None:
+        may_low_inf = may_high_inf = True
+    else:
+        may_low_inf = bool(np.isinf(np.minimum(low_static, up_static)).any())
+        may_high_inf = bool(np.isinf(np.maximum(low_static, up_static)).any())
+    return Segments(bounds, sign, invalid, count, may_low_inf, may_high_inf)
+
+
+def _select(seg, bounds, offset):
+    """Bound ``seg + offset`` of each node; ``seg`` is [m] (static) or [m]+batch."""
+    count = int(bounds.shape[0]) - 1
+    if isinstance(seg, np.ndarray):
+        return tf.gather(bounds, seg + offset, axis=0)
+    out = bounds[offset]
+    for s in range(1, count):
+        out = tf.where(tf.equal(seg, s), bounds[s + offset], out)
+    return out
+
+
+def _map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
+    """x and dx/dt for the four kinds of segment, chosen per element."""
+    if not (may_low_inf or may_high_inf):
+        width = hi - lo
+        return tf.where(t < 0.5, lo + width * t, hi - width * tc), width + 0.0 * t
+    lo_inf, hi_inf = tf.math.is_inf(lo), tf.math.is_inf(hi)
+    zero = tf.zeros_like(lo)
+    lo_f = tf.where(lo_inf, zero, lo)  # keeps inf out of the unused branches' gradients
+    hi_f = tf.where(hi_inf, zero, hi)
+    width = hi_f - lo_f
+    x = tf.where(t < 0.5, lo_f + width * t, hi_f - width * tc)
+    jac = width + 0.0 * t
+    # The infinite maps need tc (or t) bounded away from 0 so x and dx/dt stay finite.
+    floor = tf.cast(np.sqrt(tiny), t.dtype)
+    tcs, ts = tf.maximum(tc, floor), tf.maximum(t, floor)
+    if may_high_inf:
+        only_hi = hi_inf & ~lo_inf
+        x = tf.where(only_hi, lo_f + ts / tcs, x)
+        jac = tf.where(only_hi, 1.0 / tcs**2, jac)
+    if may_low_inf:
+        only_lo = lo_inf & ~hi_inf
+        x = tf.where(only_lo, hi_f - tcs / ts, x)
+        jac = tf.where(only_lo, 1.0 / ts**2, jac)
+    if may_low_inf and may_high_inf:
+        both = lo_inf & hi_inf
+        u = ts - tcs
+        x = tf.where(both, u / (4.0 * ts * tcs), x)
+        jac = tf.where(both, 2.0 * (1.0 + u * u) / (16.0 * ts * ts * tcs * tcs), jac)
+    return x, jac
+
+
+def _call(problem, x):
+    fx = problem.f(x, *problem.args)
+    fx = tf.convert_to_tensor(fx)
+    if fx.dtype != x.dtype:
+        raise TypeError(
+            f"f returned dtype {fx.dtype.name} for nodes of dtype {x.dtype.name}; "
+            "f must return the dtype of x"
+        )
+    if fx.shape != x.shape and not (fx.shape.is_compatible_with(x.shape)
+                                    and fx.shape.rank == x.shape.rank):
+        try:
+            tf.broadcast_static_shape(fx.shape, x.shape)
+            ok = tf.broadcast_static_shape(fx.shape, x.shape) == x.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"f returned shape {fx.shape.as_list()} for nodes of shape {x.shape.as_list()}; "
+                "f(x, *args) must return one value per node, shape [m] + batch_shape "
+                "(nodes are on the leading axis)"
+            )
+        fx = tf.broadcast_to(fx, tf.shape(x))
+    return fx
+
+
+def evaluate(problem, segments, seg, t, tc, log):
+    """Integrand in t-space at nodes ``(seg, t, tc)``: values times the Jacobian.
+
+    Returns ``(g, bad)``: ``g = f(x) dx/dt`` (log mode: ``f(x) + log dx/dt``) with shape
+    ``[m] + batch_shape``, and ``bad`` marking non-finite integrand values.
+    """
+    shape = tf.concat([tf.shape(t)[:1], problem.batch_shape.as_list()], 0)
+    lo = _select(seg, segments.bounds, 0)
+    hi = _select(seg, segments.bounds, 1)
+    extra = problem.batch_shape.rank - (t.shape.rank - 1)
+    if extra:
+        ones = tf.ones([extra], tf.int32)
+        t = tf.reshape(t, tf.concat([tf.shape(t), ones], 0))
+        tc = tf.reshape(tc, tf.concat([tf.shape(tc), ones], 0))
+    x, jac = _map(t, tc, lo, hi, problem.tiny, segments.may_low_inf, segments.may_high_inf)
+    x = tf.broadcast_to(x, shape)
+    fx = _call(problem, x)
+    if log:
+        bad = (tf.math.is_nan(fx) | (fx == np.inf)) & (jac > 0)
+        g = tf.where(jac > 0, fx + tf.math.log(tf.where(jac > 0, jac, 1.0)), -np.inf)
+    else:
+        # zero-width segments (breakpoints outside the range) contribute nothing at all
+        bad = ~tf.math.is_finite(fx) & (jac != 0)
+        g = tf.where(jac != 0, fx * jac, tf.zeros_like(fx))
+    return g, bad

@@ -1,0 +1,144 @@
+"""Input checks for :func:`integrate`, kept apart from the numerical loops."""
+import numbers
+
+import numpy as np
+
+from bayesquad._tf import tf
+
+__all__ = ["METHODS", "Problem", "prepare"]
+
+METHODS = (
+    "auto",
+    "trapezoid",
+    "simpson",
+    "gauss-legendre",
+    "gauss-kronrod",
+    "adaptive-gk",
+    "tanh-sinh",
+    "monte-carlo",
+    "qmc",
+)
+_FLOATS = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+
+
+class Problem:
+    """Validated inputs: tensors of one float dtype and the static batch shape."""
+
+    def __init__(self, f, lower, upper, args, points, dtype, batch_shape):
+        self.f = f
+        self.lower = lower
+        self.upper = upper
+        self.args = args
+        self.points = points
+        self.dtype = dtype
+        self.batch_shape = batch_shape
+
+    @property
+    def eps(self):
+        return float(np.finfo(self.dtype.as_numpy_dtype).eps)
+
+    @property
+    def tiny(self):
+        return float(np.finfo(self.dtype.as_numpy_dtype).tiny)
+
+
+def _float_dtype_of(name, value):
+    if isinstance(value, (tf.Tensor, tf.Variable)) or hasattr(value, "dtype"):
+        dtype = tf.as_dtype(value.dtype)
+        if dtype.is_floating:
+            return dtype
+        if name in ("lower", "upper", "points"):
+            raise TypeError(
+                f"{name} has dtype {dtype.name}; integration limits must be floating point. "
+                f"Pass a float tensor, e.g. tf.cast({name}, tf.float64)."
+            )
+    return None
+
+
+def _resolve_dtype(dtype, candidates):
+    if dtype is not None:
+        dtype = tf.as_dtype(dtype)
+        if dtype not in _FLOATS:
+            raise TypeError(f"dtype={dtype.name} is not a float dtype; use tf.float64 or tf.float32")
+        return dtype
+    found = {d for d in candidates if d is not None}
+    if len(found) > 1:
+        names = sorted(d.name for d in found)
+        raise TypeError(
+            f"lower, upper, points and args mix float dtypes {names}; cast them to one dtype "
+            "or pass dtype= explicitly"
+        )
+    return found.pop() if found else tf.float64
+
+
+def _check_tolerance(name, value):
+    if value is None:
+        return
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        static = tf.get_static_value(value)
+        if static is None:
+            return
+        value = static
+    arr = np.asarray(value, dtype=float)
+    if np.any(~np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name}={value!r} must be a finite number >= 0 (e.g. {name}=1e-8)")
+
+
+def _check_positive_int(name, value, minimum=1):
+    if value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+
+
+def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype):
+    """Validate and convert; returns a :class:`Problem`."""
+    if not callable(f):
+        raise TypeError(f"f must be callable as f(x, *args); got {type(f).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(
+            f"args must be a tuple of tensors passed as f(x, *args); got {type(args).__name__}"
+            " (wrap a single argument as args=(value,))"
+        )
+    _check_tolerance("rtol", rtol)
+    _check_tolerance("atol", atol)
+    for key in ("nodes", "panels", "max_evals", "samples"):
+        _check_positive_int(key, options.get(key))
+    _check_positive_int("max_levels", options.get("max_levels"), minimum=2)
+
+    candidates = [_float_dtype_of("lower", lower), _float_dtype_of("upper", upper)]
+    if points is not None:
+        candidates.append(_float_dtype_of("points", points))
+    candidates += [_float_dtype_of("args", a) for a in args]
+    dtype = _resolve_dtype(dtype, candidates)
+
+    lower = tf.convert_to_tensor(lower, dtype=dtype, name="lower")
+    upper = tf.convert_to_tensor(upper, dtype=dtype, name="upper")
+    if points is not None:
+        points = tf.convert_to_tensor(points, dtype=dtype, name="points")
+        if points.shape.rank == 0:
+            points = points[tf.newaxis]
+    converted = []
+    for a in args:
+        a_dtype = _float_dtype_of("args", a)
+        converted.append(tf.convert_to_tensor(a, dtype=a_dtype if a_dtype else None))
+    shapes = [lower.shape, upper.shape] + [a.shape for a in converted]
+    if points is not None:
+        shapes.append(points.shape[:-1])
+    batch_shape = tf.TensorShape([])
+    try:
+        for s in shapes:
+            batch_shape = tf.broadcast_static_shape(batch_shape, s)
+    except ValueError:
+        raise ValueError(
+            "the shapes of lower, upper, args (and points without its last axis) do not "
+            f"broadcast: {[s.as_list() for s in shapes]}"
+        ) from None
+    if not batch_shape.is_fully_defined():
+        raise ValueError(
+            f"the batch shape {batch_shape} must be static; give lower/upper/args fully "
+            "defined shapes (e.g. an input_signature with fixed sizes)"
+        )
+    return Problem(f, lower, upper, tuple(converted), points, dtype, batch_shape)
