@@ -19,10 +19,8 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.quadrature import _rules
 from bayesquad.quadrature._fixed import finalize
-from bayesquad.quadrature._segments import evaluate
+from bayesquad.quadrature._segments import evaluate, in_xla
 from bayesquad.quadrature._status import Status
-
-from tensorflow.python.ops import control_flow_util as _control_flow_util
 
 try:  # pausing every tape keeps the adaptive loop off GradientTape/ForwardAccumulator
     from tensorflow.python.eager.record import stop_recording as _stop_recording
@@ -32,6 +30,7 @@ except ImportError:  # pragma: no cover - the loop is still excluded by stop_gra
 __all__ = ["adaptive_gauss_kronrod"]
 
 _SPLIT = 8
+_SPLIT_XLA = 2
 _DEFAULT_NODES = 21
 _DEFAULT_BUDGET = 4179  # 100 intervals of G10K21
 
@@ -79,14 +78,17 @@ class _Kernel:
         t = a[:, :, None] + width[:, :, None] * self.tau
         tc = (1.0 - (a + width))[:, :, None] + width[:, :, None] * self.tauc
         seg = tf.broadcast_to(seg[:, :, None], [self.size, q, n])
-        shape = tf.concat([[q * n], self.problem.batch_shape.as_list()], 0)
+        shape = tf.concat([[q * n], tf.constant(self.problem.batch_shape.as_list(), tf.int32)], 0)
         flat = lambda z: tf.reshape(tf.transpose(tf.reshape(z, [self.size, q * n])), shape)  # noqa: E731
         g, bad = evaluate(self.problem, self.segments, flat(seg), flat(t), flat(tc), self.log)
         g = tf.reshape(g, [q, n, self.size])
         bad = tf.reduce_any(tf.reshape(bad, [q, n, self.size]), axis=1)
         w_t = tf.transpose(width)[:, None, :]
         if self.log:
-            g = g + tf.math.log(w_t)
+            # dead slots have zero width: log(1) inside, -inf outside, so no NaN gradient
+            positive = w_t > 0
+            log_w = tf.math.log(tf.where(positive, w_t, tf.ones_like(w_t)))
+            g = tf.where(positive, g + log_w, tf.constant(-np.inf, g.dtype))
         else:
             g = g * w_t
         scale, h = _rules.panel_sums(g, self.weights, self.log)
@@ -118,6 +120,13 @@ def _excess_fraction(total_value, total_error, log, rtol, atol):
     return 1.0 - tol / total_error
 
 
+def _priority(kernel, seg, a, b, error, log):
+    """Splitting priority: the error, or -inf where the interval cannot be split."""
+    ninf = tf.constant(-np.inf, error.dtype)
+    priority = error if log else tf.where(error > 0, error, ninf)
+    return tf.where((b - a) > kernel.min_width(seg, a, b), priority, ninf)
+
+
 def _refine(kernel, count, capacity, log, rtol, atol, bailout):
     """The adaptive loop; returns the final mesh and per-element flags."""
     size, dtype = kernel.size, kernel.problem.dtype
@@ -126,61 +135,69 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
     zeros0 = tf.zeros([size, count], dtype)
     value0, error0, bad0 = kernel(seg0, zeros0, zeros0 + 1.0)
     pad = [[0, 0], [0, slots - count]]
+    ninf = tf.constant(-np.inf, dtype)
     state = dict(
         seg=tf.pad(seg0, pad), a=tf.pad(zeros0, pad), b=tf.pad(zeros0 + 1.0, pad),
         value=tf.pad(value0, pad), error=tf.pad(error0, pad),
+        priority=tf.pad(_priority(kernel, seg0, zeros0, zeros0 + 1.0, error0, log), pad,
+                        constant_values=-np.inf),
         used=tf.fill([size], count), bad=tf.reduce_any(bad0, 1),
         evals=tf.fill([size], count * kernel.rule.size),
         done=tf.zeros([size], tf.bool), stuck=tf.zeros([size], tf.bool),
     )
-    split = min(_SPLIT, capacity)
-    rows = tf.broadcast_to(tf.range(size)[:, None], [size, split])
-    ninf = tf.constant(-np.inf, dtype)
+    # Under XLA every iteration evaluates `split` intervals per element whether or not
+    # they are chosen, so few are offered; elsewhere only as many as some element chose.
+    xla = in_xla()
+    split = min(_SPLIT_XLA if xla else _SPLIT, capacity)
+    ranks = tf.range(split)[None, :]
 
     def body(s):
         live = tf.range(slots)[None, :] < s["used"][:, None]
         total_value, total_error = _totals(s["value"], s["error"], live, log)
         excess = _excess_fraction(total_value, total_error, log, rtol, atol)
         converged = excess <= 0.0
-        a, b = s["a"], s["b"]
-        splittable = live & ((b - a) > kernel.min_width(s["seg"], a, b))
         if bailout is not None:
             # Error piling up in a tiny interval at a segment end is the signature of an
             # endpoint singularity, which bisection reaches only slowly: leave it to the
             # caller's next method instead of spending the budget.
-            at_end = (tf.equal(a, 0.0) | tf.equal(b, 1.0)) & ((b - a) < bailout)
-            worst = tf.one_hot(tf.argmax(tf.where(live, s["error"], ninf), 1), slots,
-                               on_value=True, off_value=False)
-            stuck_at_end = tf.reduce_any(worst & at_end, 1)
+            worst = tf.argmax(tf.where(live, s["error"], ninf), 1)[:, None]
+            wa = tf.gather(s["a"], worst, batch_dims=1)[:, 0]
+            wb = tf.gather(s["b"], worst, batch_dims=1)[:, 0]
+            stuck_at_end = (tf.equal(wa, 0.0) | tf.equal(wb, 1.0)) & ((wb - wa) < bailout)
         else:
             stuck_at_end = tf.zeros([size], tf.bool)
-        priority = s["error"] if log else tf.where(s["error"] > 0, s["error"], ninf)
-        priority = tf.where(splittable & (priority > ninf), priority, ninf)
-        top, parent = tf.math.top_k(priority, split)
+        top, parent = tf.math.top_k(s["priority"], split)
         share = tf.exp(top - total_error[:, None]) if log else top / total_error[:, None]
         share = tf.where(top > ninf, share, tf.zeros_like(share))
         before = tf.math.cumsum(share, axis=1, exclusive=True)
         free = capacity - s["used"]
-        rank = tf.range(split)[None, :]
         stuck = ~converged & (top[:, 0] == ninf)
         done = s["done"] | converged | s["bad"] | stuck | (free <= 0) | stuck_at_end
-        select = (top > ninf) & (before < excess[:, None]) & (rank < free[:, None])
+        select = (top > ninf) & (before < excess[:, None]) & (ranks < free[:, None])
         select &= ~done[:, None]
+        n_sel = tf.reduce_sum(tf.cast(select, tf.int32), 1)
+        if not xla:  # the chosen intervals are a prefix of the top-k order
+            width = tf.reduce_max(n_sel)
+            select, parent = select[:, :width], parent[:, :width]
+        rank = tf.range(tf.shape(select)[1])[None, :]
+        rows = tf.broadcast_to(tf.range(size)[:, None], tf.shape(select))
         take = lambda z: tf.gather(z, parent, batch_dims=1)  # noqa: E731
-        pa, pb, pseg = take(a), take(b), take(s["seg"])
+        pa, pb, pseg = take(s["a"]), take(s["b"]), take(s["seg"])
         mid = 0.5 * (pa + pb)
         both = lambda left, right: tf.concat([left, right], 1)  # noqa: E731
-        value, error, bad = kernel(both(pseg, pseg), both(pa, mid), both(mid, pb))
-        scratch = tf.fill([size, split], capacity)
+        seg_c, a_c, b_c = both(pseg, pseg), both(pa, mid), both(mid, pb)
+        value, error, bad = kernel(seg_c, a_c, b_c)
+        priority = _priority(kernel, seg_c, a_c, b_c, error, log)
+        scratch = tf.fill(tf.shape(select), capacity)
         left_at = tf.stack([rows, tf.where(select, parent, scratch)], -1)
         right_at = tf.stack([rows, tf.where(select, s["used"][:, None] + rank, scratch)], -1)
         at = tf.concat([left_at, right_at], 1)
         put = lambda z, new: tf.tensor_scatter_nd_update(z, at, new)  # noqa: E731
-        chosen = tf.concat([select, select], 1)
-        n_sel = tf.reduce_sum(tf.cast(select, tf.int32), 1)
+        chosen = both(select, select)
         return (dict(
-            seg=put(s["seg"], both(pseg, pseg)), a=put(a, both(pa, mid)), b=put(b, both(mid, pb)),
+            seg=put(s["seg"], seg_c), a=put(s["a"], a_c), b=put(s["b"], b_c),
             value=put(s["value"], value), error=put(s["error"], error),
+            priority=put(s["priority"], priority),
             used=s["used"] + n_sel, bad=s["bad"] | tf.reduce_any(bad & chosen, 1),
             evals=s["evals"] + 2 * kernel.rule.size * n_sel, done=done,
             stuck=s["stuck"] | stuck,
@@ -193,11 +210,6 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
     return {k: tf.stop_gradient(v) for k, v in state.items()}
 
 
-def _in_xla():
-    graph = tf.compat.v1.get_default_graph()
-    return bool(_control_flow_util.GraphOrParentsInXlaContext(graph))
-
-
 def _replay(kernel, mesh, capacity, log):
     """Differentiable sum over the final intervals of every element.
 
@@ -206,7 +218,7 @@ def _replay(kernel, mesh, capacity, log):
     Choosing among a few padded sizes with ``tf.switch_case`` was measured to multiply
     XLA compile time by 3-5 (each branch carries its own gradient), so it is not done.
     """
-    if _in_xla():
+    if in_xla():
         size = capacity
     else:
         size = tf.reduce_max(mesh["used"])

@@ -13,8 +13,15 @@ quadrature sum evaluated on fixed ``(t, tc)`` gives the Leibniz terms for free.
 import numpy as np
 
 from bayesquad._tf import tf
+from tensorflow.python.ops import control_flow_util as _control_flow_util
 
-__all__ = ["Segments", "build_segments", "evaluate"]
+__all__ = ["Segments", "build_segments", "evaluate", "in_xla"]
+
+
+def in_xla():
+    """True while tracing for XLA (``tf.function(jit_compile=True)``): shapes must be static."""
+    graph = tf.compat.v1.get_default_graph()
+    return bool(_control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
 class Segments:
@@ -83,33 +90,34 @@ def _select(seg, bounds, offset):
 
 
 def _map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
-    """x and dx/dt for the four kinds of segment, chosen per element."""
+    """x and dx/dt for the four kinds of segment, chosen per element.
+
+    Every kind is one formula with per-element coefficients,
+    ``x = base(t) + c2 * t/tc + c3 * tc/t`` with ``base = A + c1 t`` (t < 1/2) or
+    ``B - c1 tc`` (t >= 1/2): finite ``[lo, hi]`` has A=lo, B=hi, c1=hi-lo; ``[lo, inf)``
+    has A=B=lo, c2=1; ``(-inf, hi]`` has A=B=hi, c3=-1; the line has c2=1/4, c3=-1/4.
+    The coefficients are selected once per element, so the per-node work and its
+    gradient stay small even when the limits are computed tensors.
+    """
     if not (may_low_inf or may_high_inf):
         width = hi - lo
         return tf.where(t < 0.5, lo + width * t, hi - width * tc), width + 0.0 * t
     lo_inf, hi_inf = tf.math.is_inf(lo), tf.math.is_inf(hi)
-    zero = tf.zeros_like(lo)
+    zero, one = tf.zeros_like(lo), tf.ones_like(lo)
     lo_f = tf.where(lo_inf, zero, lo)  # keeps inf out of the unused branches' gradients
     hi_f = tf.where(hi_inf, zero, hi)
-    width = hi_f - lo_f
-    x = tf.where(t < 0.5, lo_f + width * t, hi_f - width * tc)
-    jac = width + 0.0 * t
+    finite = ~lo_inf & ~hi_inf
+    c1 = tf.where(finite, hi_f - lo_f, zero)
+    anchor_a = tf.where(lo_inf, hi_f, lo_f)
+    anchor_b = tf.where(hi_inf, lo_f, hi_f)
+    c2 = tf.where(hi_inf, tf.where(lo_inf, 0.25 * one, one), zero)
+    c3 = tf.where(lo_inf, tf.where(hi_inf, -0.25 * one, -one), zero)
     # The infinite maps need tc (or t) bounded away from 0 so x and dx/dt stay finite.
     floor = tf.cast(np.sqrt(tiny), t.dtype)
     tcs, ts = tf.maximum(tc, floor), tf.maximum(t, floor)
-    if may_high_inf:
-        only_hi = hi_inf & ~lo_inf
-        x = tf.where(only_hi, lo_f + ts / tcs, x)
-        jac = tf.where(only_hi, 1.0 / tcs**2, jac)
-    if may_low_inf:
-        only_lo = lo_inf & ~hi_inf
-        x = tf.where(only_lo, hi_f - tcs / ts, x)
-        jac = tf.where(only_lo, 1.0 / ts**2, jac)
-    if may_low_inf and may_high_inf:
-        both = lo_inf & hi_inf
-        u = ts - tcs
-        x = tf.where(both, u / (4.0 * ts * tcs), x)
-        jac = tf.where(both, 2.0 * (1.0 + u * u) / (16.0 * ts * ts * tcs * tcs), jac)
+    x = tf.where(t < 0.5, anchor_a + c1 * t, anchor_b - c1 * tc)
+    x = x + c2 * (ts / tcs) + c3 * (tcs / ts)
+    jac = c1 + c2 / (tcs * tcs) - c3 / (ts * ts)
     return x, jac
 
 
@@ -144,7 +152,7 @@ def evaluate(problem, segments, seg, t, tc, log):
     Returns ``(g, bad)``: ``g = f(x) dx/dt`` (log mode: ``f(x) + log dx/dt``) with shape
     ``[m] + batch_shape``, and ``bad`` marking non-finite integrand values.
     """
-    shape = tf.concat([tf.shape(t)[:1], problem.batch_shape.as_list()], 0)
+    shape = tf.concat([tf.shape(t)[:1], tf.constant(problem.batch_shape.as_list(), tf.int32)], 0)
     lo = _select(seg, segments.bounds, 0)
     hi = _select(seg, segments.bounds, 1)
     extra = problem.batch_shape.rank - (t.shape.rank - 1)

@@ -18,7 +18,7 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.quadrature import _tables
 from bayesquad.quadrature._fixed import finalize
-from bayesquad.quadrature._segments import evaluate
+from bayesquad.quadrature._segments import evaluate, in_xla
 from bayesquad.quadrature._status import Status
 
 __all__ = ["tanh_sinh"]
@@ -65,6 +65,10 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
     compile very slowly under XLA).
     """
     levels = max_levels or _DEFAULT_LEVELS
+    # Under XLA, this tf.cond with gradients crashed the process (heap corruption in
+    # TF 2.21's XLA CPU backend, reproduced with a batched upper limit), so there all
+    # levels are always evaluated.
+    skip = skip_converged and not in_xla()
     dtype, eps, tiny = problem.dtype, problem.eps, problem.tiny
     count = segments.count
     groups = _unit_nodes(levels, tiny)
@@ -165,8 +169,7 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
             def skip(base=state):
                 return [base] * len(rest)
 
-            states += more() if not skip_converged else tf.cond(
-                tf.reduce_all(done), skip, more)
+            states += tf.cond(tf.reduce_all(done), skip, more) if skip else more()
         state = states[lev]
         total, absolute, lev_bad, lev_evals = state
         history.append(total)
