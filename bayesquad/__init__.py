@@ -1,17 +1,44 @@
 """bayesquad: Bayesian fitting of models whose likelihood contains an integral.
 
 Integrals are computed by differentiable quadrature in TensorFlow
-(:func:`bayesquad.integrate`) and the resulting log-densities are sampled with
-TensorFlow Probability.
+(:func:`bayesquad.integrate`); distributions defined by integrals
+(:mod:`bayesquad.distributions`) are TensorFlow Probability distributions whose
+log-densities are sampled with TFP's NUTS or fitted by variational inference.
 """
 from bayesquad import _tf  # noqa: F401  (silences TF before anything imports it)
+from bayesquad.distributions import (
+    Convolved,
+    ExtendedUnbinned,
+    GaussianLatentMarginal,
+    Normalized,
+    PoissonProcess,
+    SurvivalFromHazard,
+    expected_bin_counts,
+    pad_events,
+)
 from bayesquad.quadrature import (
     IntegrationResult,
     Status,
     integrate,
+    reference_settings,
     status_message,
 )
 
 __version__ = "0.1.0"
 
-__all__ = ["IntegrationResult", "Status", "integrate", "status_message", "__version__"]
+__all__ = [
+    "Convolved",
+    "ExtendedUnbinned",
+    "GaussianLatentMarginal",
+    "IntegrationResult",
+    "Normalized",
+    "PoissonProcess",
+    "Status",
+    "SurvivalFromHazard",
+    "__version__",
+    "expected_bin_counts",
+    "integrate",
+    "pad_events",
+    "reference_settings",
+    "status_message",
+]

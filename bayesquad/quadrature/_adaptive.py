@@ -52,7 +52,9 @@ class _Kernel:
 
         On a finite segment the Kronrod nodes (the outermost sits 0.2% of the width from
         the ends) must differ from the interval ends in x, i.e. the width must exceed
-        ~2000 ulps of |x|; on an infinite segment the t coordinate itself is the limit.
+        ~2000 ulps of |x|; and the unit coordinate t must resolve the interval, which
+        near t = 1 limits the resolution to ~1e-16 of the segment (tanh-sinh, which
+        keeps 1 - t separately, does better there).
         """
         bounds = tf.transpose(tf.reshape(self.segments.bounds, [-1, self.size]))
         lo = tf.gather(bounds, seg, batch_dims=1)
@@ -65,18 +67,23 @@ class _Kernel:
         eps = self.problem.eps
         in_x = 2048.0 * eps * tf.maximum(x_a, x_b) / length
         in_t = 64.0 * eps * tf.maximum(tf.abs(a), tf.abs(b))
-        return tf.where(finite, tf.maximum(in_x, self.problem.tiny), in_t)
+        # below tiny/eps, node offsets would be subnormal, which TF flushes to zero; and the
+        # unit coordinate itself must still have a distinct midpoint
+        floor = self.problem.tiny / eps
+        return tf.maximum(tf.where(finite, tf.maximum(in_x, in_t), in_t), floor)
 
-    def __call__(self, seg, a, b, live=None):
+    def __call__(self, seg, a, b, live=None, with_error=True):
         """Per-interval ``(value, error, bad)``, [B, q] each; log mode gives logs."""
         q, n = tf.shape(a)[1], self.rule.size
         width = b - a
         if live is not None:  # dead slots: a harmless interior node with zero weight
             half = tf.constant(0.5, a.dtype)
-            a, width = tf.where(live, a, half), tf.where(live, width, tf.zeros_like(width))
-        # t = a + width*tau and tc = (1 - a - width) + width*(1 - tau) = 1 - t, accurately
+            a, b = tf.where(live, a, half), tf.where(live, b, half)
+            width = tf.where(live, width, tf.zeros_like(width))
+        # t = a + width*tau from the left end, tc = 1 - t from the right end: (1 - b) is
+        # exact near 1, where 1 - (a + width) can round to a negative number.
         t = a[:, :, None] + width[:, :, None] * self.tau
-        tc = (1.0 - (a + width))[:, :, None] + width[:, :, None] * self.tauc
+        tc = (1.0 - b)[:, :, None] + width[:, :, None] * self.tauc
         seg = tf.broadcast_to(seg[:, :, None], [self.size, q, n])
         shape = tf.concat([[q * n], tf.constant(self.problem.batch_shape.as_list(), tf.int32)], 0)
         flat = lambda z: tf.reshape(tf.transpose(tf.reshape(z, [self.size, q * n])), shape)  # noqa: E731
@@ -93,9 +100,10 @@ class _Kernel:
             g = g * w_t
         scale, h = _rules.panel_sums(g, self.weights, self.log)
         value = tf.einsum("n,pn...->p...", self.weights, h)
-        # the error estimate is not differentiated; keeping it off the tape saves compile time
-        error = _rules.quadpack_error(tf.stop_gradient(h), self.functionals, self.weights,
-                                      self.problem.eps)
+        if with_error:
+            error = _rules.quadpack_error(h, self.functionals, self.weights, self.problem.eps)
+        else:
+            error = tf.zeros_like(value)
         if self.log:
             value, error = scale + tf.math.log(value), scale + tf.math.log(error)
         return tf.transpose(value), tf.transpose(error), tf.transpose(bad)
@@ -223,9 +231,12 @@ def _replay(kernel, mesh, capacity, log):
     else:
         size = tf.reduce_max(mesh["used"])
     live = tf.range(size)[None, :] < mesh["used"][:, None]
-    value, error, bad = kernel(mesh["seg"][:, :size], mesh["a"][:, :size],
-                               mesh["b"][:, :size], live)
-    total_value, total_error = _totals(value, error, live, log)
+    # The errors were computed by the loop on the same nodes; only the value is replayed.
+    value, _, bad = kernel(mesh["seg"][:, :size], mesh["a"][:, :size],
+                           mesh["b"][:, :size], live, with_error=False)
+    total_value, _ = _totals(value, value, live, log)
+    all_live = tf.range(capacity + 1)[None, :] < mesh["used"][:, None]
+    _, total_error = _totals(mesh["value"], mesh["error"], all_live, log)
     return total_value, total_error, tf.reduce_any(bad & live, 1)
 
 

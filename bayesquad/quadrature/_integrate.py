@@ -3,7 +3,7 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import _settings
-from bayesquad.quadrature._adaptive import adaptive_gauss_kronrod
+from bayesquad.quadrature._adaptive import _DEFAULT_BUDGET, adaptive_gauss_kronrod
 from bayesquad.quadrature._fixed import fixed_quadrature
 from bayesquad.quadrature._montecarlo import monte_carlo
 from bayesquad.quadrature._segments import build_segments
@@ -92,12 +92,13 @@ def integrate(
     problem = prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype)
     reference = _settings.current()
     if reference is not None:
+        # The call's own rule options (e.g. nodes=32 for Gauss-Legendre) mean nothing to
+        # the reference method; only the budget carries over, enlarged.
         method = "auto"
         rtol = reference.rtol
         atol = 0.0
-        budget = max_evals or 2100
-        max_evals = int(budget * reference.max_evals_factor)
-        max_levels = None
+        nodes = panels = max_levels = None
+        max_evals = int(max(max_evals or 0, _DEFAULT_BUDGET) * reference.max_evals_factor)
     if rtol is None:
         rtol = float(np.sqrt(problem.eps))
     segments = build_segments(problem, log)
