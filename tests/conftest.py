@@ -1,0 +1,24 @@
+"""Suite-wide set-up. Kept light: TensorFlow is imported by the tests that need it."""
+import os
+
+# TF's C++ logger and oneDNN read these once, when TF loads; set them before any test
+# module imports TF (bayesquad._tf does the same for library users).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# No display on CI; plotting tests must not need one.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def dtype():
+    """The library's default floating type (TF's own default, float32, is not it)."""
+    return np.float64
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
+def any_dtype(request):
+    """Both supported floating types, for tests that must hold in float32 too."""
+    return request.param
