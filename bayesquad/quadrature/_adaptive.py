@@ -47,15 +47,16 @@ class _Kernel:
         self.functionals = tf.constant(rule.functionals, dtype)
         self.size = int(np.prod(problem.batch_shape.as_list(), dtype=np.int64))
 
-    def min_width(self, seg, a, b):
+    def min_width(self, seg, ends):
         """Narrowest interval worth splitting: nodes must stay distinct in x.
 
         On a finite segment the Kronrod nodes (the outermost sits 0.2% of the width from
         the ends) must differ from the interval ends in x, i.e. the width must exceed
-        ~2000 ulps of |x|; and the unit coordinate t must resolve the interval, which
-        near t = 1 limits the resolution to ~1e-16 of the segment (tanh-sinh, which
-        keeps 1 - t separately, does better there).
+        ~2000 ulps of |x|; and the unit coordinate must resolve the interval, relative
+        to the nearer segment end (ends are kept as t and 1 - t, so both ends of a
+        segment are resolved alike).
         """
+        a, b, ac, bc = ends
         bounds = tf.transpose(tf.reshape(self.segments.bounds, [-1, self.size]))
         lo = tf.gather(bounds, seg, batch_dims=1)
         hi = tf.gather(bounds, seg + 1, batch_dims=1)
@@ -63,27 +64,36 @@ class _Kernel:
         zero = tf.zeros_like(lo)
         lo, hi = tf.where(finite, lo, zero), tf.where(finite, hi, zero)
         length = tf.where(finite & (hi > lo), hi - lo, tf.ones_like(lo))
-        x_a, x_b = tf.abs(lo + (hi - lo) * a), tf.abs(lo + (hi - lo) * b)
+        near_lo = a + b < 1.0
+        x_a = tf.abs(tf.where(near_lo, lo + (hi - lo) * a, hi - (hi - lo) * ac))
+        x_b = tf.abs(tf.where(near_lo, lo + (hi - lo) * b, hi - (hi - lo) * bc))
         eps = self.problem.eps
         in_x = 2048.0 * eps * tf.maximum(x_a, x_b) / length
-        in_t = 64.0 * eps * tf.maximum(tf.abs(a), tf.abs(b))
-        # below tiny/eps, node offsets would be subnormal, which TF flushes to zero; and the
-        # unit coordinate itself must still have a distinct midpoint
+        in_t = 64.0 * eps * tf.where(near_lo, b, ac)
+        # below tiny/eps, node offsets would be subnormal, which TF flushes to zero
         floor = self.problem.tiny / eps
         return tf.maximum(tf.where(finite, tf.maximum(in_x, in_t), in_t), floor)
 
-    def __call__(self, seg, a, b, live=None, with_error=True):
-        """Per-interval ``(value, error, bad)``, [B, q] each; log mode gives logs."""
+    @staticmethod
+    def width(ends):
+        a, b, ac, bc = ends
+        return tf.where(a + b < 1.0, b - a, ac - bc)
+
+    def __call__(self, seg, ends, live=None, with_error=True):
+        """Per-interval ``(value, error, bad)``, [B, q] each; log mode gives logs.
+
+        ``ends = (a, b, 1 - a, 1 - b)`` in the segment's unit coordinate.
+        """
+        a, b, ac, bc = ends
         q, n = tf.shape(a)[1], self.rule.size
-        width = b - a
+        width = self.width(ends)
         if live is not None:  # dead slots: a harmless interior node with zero weight
             half = tf.constant(0.5, a.dtype)
-            a, b = tf.where(live, a, half), tf.where(live, b, half)
+            a, bc = tf.where(live, a, half), tf.where(live, bc, half)
             width = tf.where(live, width, tf.zeros_like(width))
-        # t = a + width*tau from the left end, tc = 1 - t from the right end: (1 - b) is
-        # exact near 1, where 1 - (a + width) can round to a negative number.
+        # t from the left end and tc = 1 - t from the right end, each exact near its end
         t = a[:, :, None] + width[:, :, None] * self.tau
-        tc = (1.0 - b)[:, :, None] + width[:, :, None] * self.tauc
+        tc = bc[:, :, None] + width[:, :, None] * self.tauc
         seg = tf.broadcast_to(seg[:, :, None], [self.size, q, n])
         shape = tf.concat([[q * n], tf.constant(self.problem.batch_shape.as_list(), tf.int32)], 0)
         flat = lambda z: tf.reshape(tf.transpose(tf.reshape(z, [self.size, q * n])), shape)  # noqa: E731
@@ -128,11 +138,11 @@ def _excess_fraction(total_value, total_error, log, rtol, atol):
     return 1.0 - tol / total_error
 
 
-def _priority(kernel, seg, a, b, error, log):
+def _priority(kernel, seg, ends, error, log):
     """Splitting priority: the error, or -inf where the interval cannot be split."""
     ninf = tf.constant(-np.inf, error.dtype)
     priority = error if log else tf.where(error > 0, error, ninf)
-    return tf.where((b - a) > kernel.min_width(seg, a, b), priority, ninf)
+    return tf.where(kernel.width(ends) > kernel.min_width(seg, ends), priority, ninf)
 
 
 def _refine(kernel, count, capacity, log, rtol, atol, bailout):
@@ -141,13 +151,15 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
     slots = capacity + 1  # the last slot is scratch for masked-out writes
     seg0 = tf.broadcast_to(tf.range(count, dtype=tf.int32), [size, count])
     zeros0 = tf.zeros([size, count], dtype)
-    value0, error0, bad0 = kernel(seg0, zeros0, zeros0 + 1.0)
+    ends0 = (zeros0, zeros0 + 1.0, zeros0 + 1.0, zeros0)
+    value0, error0, bad0 = kernel(seg0, ends0)
     pad = [[0, 0], [0, slots - count]]
     ninf = tf.constant(-np.inf, dtype)
     state = dict(
-        seg=tf.pad(seg0, pad), a=tf.pad(zeros0, pad), b=tf.pad(zeros0 + 1.0, pad),
+        seg=tf.pad(seg0, pad), a=tf.pad(ends0[0], pad), b=tf.pad(ends0[1], pad),
+        ac=tf.pad(ends0[2], pad), bc=tf.pad(ends0[3], pad),
         value=tf.pad(value0, pad), error=tf.pad(error0, pad),
-        priority=tf.pad(_priority(kernel, seg0, zeros0, zeros0 + 1.0, error0, log), pad,
+        priority=tf.pad(_priority(kernel, seg0, ends0, error0, log), pad,
                         constant_values=-np.inf),
         used=tf.fill([size], count), bad=tf.reduce_any(bad0, 1),
         evals=tf.fill([size], count * kernel.rule.size),
@@ -169,9 +181,9 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
             # endpoint singularity, which bisection reaches only slowly: leave it to the
             # caller's next method instead of spending the budget.
             worst = tf.argmax(tf.where(live, s["error"], ninf), 1)[:, None]
-            wa = tf.gather(s["a"], worst, batch_dims=1)[:, 0]
-            wb = tf.gather(s["b"], worst, batch_dims=1)[:, 0]
-            stuck_at_end = (tf.equal(wa, 0.0) | tf.equal(wb, 1.0)) & ((wb - wa) < bailout)
+            worst_ends = [tf.gather(s[k], worst, batch_dims=1)[:, 0] for k in "a b ac bc".split()]
+            at_end = tf.equal(worst_ends[0], 0.0) | tf.equal(worst_ends[3], 0.0)
+            stuck_at_end = at_end & (_Kernel.width(worst_ends) < bailout)
         else:
             stuck_at_end = tf.zeros([size], tf.bool)
         top, parent = tf.math.top_k(s["priority"], split)
@@ -190,12 +202,13 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
         rank = tf.range(tf.shape(select)[1])[None, :]
         rows = tf.broadcast_to(tf.range(size)[:, None], tf.shape(select))
         take = lambda z: tf.gather(z, parent, batch_dims=1)  # noqa: E731
-        pa, pb, pseg = take(s["a"]), take(s["b"]), take(s["seg"])
-        mid = 0.5 * (pa + pb)
+        pa, pb, pac, pbc, pseg = (take(s[k]) for k in ("a", "b", "ac", "bc", "seg"))
+        mid, midc = 0.5 * (pa + pb), 0.5 * (pac + pbc)
         both = lambda left, right: tf.concat([left, right], 1)  # noqa: E731
-        seg_c, a_c, b_c = both(pseg, pseg), both(pa, mid), both(mid, pb)
-        value, error, bad = kernel(seg_c, a_c, b_c)
-        priority = _priority(kernel, seg_c, a_c, b_c, error, log)
+        seg_c = both(pseg, pseg)
+        ends_c = (both(pa, mid), both(mid, pb), both(pac, midc), both(midc, pbc))
+        value, error, bad = kernel(seg_c, ends_c)
+        priority = _priority(kernel, seg_c, ends_c, error, log)
         scratch = tf.fill(tf.shape(select), capacity)
         left_at = tf.stack([rows, tf.where(select, parent, scratch)], -1)
         right_at = tf.stack([rows, tf.where(select, s["used"][:, None] + rank, scratch)], -1)
@@ -203,7 +216,8 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
         put = lambda z, new: tf.tensor_scatter_nd_update(z, at, new)  # noqa: E731
         chosen = both(select, select)
         return (dict(
-            seg=put(s["seg"], seg_c), a=put(s["a"], a_c), b=put(s["b"], b_c),
+            seg=put(s["seg"], seg_c), a=put(s["a"], ends_c[0]), b=put(s["b"], ends_c[1]),
+            ac=put(s["ac"], ends_c[2]), bc=put(s["bc"], ends_c[3]),
             value=put(s["value"], value), error=put(s["error"], error),
             priority=put(s["priority"], priority),
             used=s["used"] + n_sel, bad=s["bad"] | tf.reduce_any(bad & chosen, 1),
@@ -232,8 +246,8 @@ def _replay(kernel, mesh, capacity, log):
         size = tf.reduce_max(mesh["used"])
     live = tf.range(size)[None, :] < mesh["used"][:, None]
     # The errors were computed by the loop on the same nodes; only the value is replayed.
-    value, _, bad = kernel(mesh["seg"][:, :size], mesh["a"][:, :size],
-                           mesh["b"][:, :size], live, with_error=False)
+    ends = tuple(mesh[k][:, :size] for k in ("a", "b", "ac", "bc"))
+    value, _, bad = kernel(mesh["seg"][:, :size], ends, live, with_error=False)
     total_value, _ = _totals(value, value, live, log)
     all_live = tf.range(capacity + 1)[None, :] < mesh["used"][:, None]
     _, total_error = _totals(mesh["value"], mesh["error"], all_live, log)

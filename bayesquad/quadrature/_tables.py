@@ -26,17 +26,23 @@ def _frozen(*arrays):
     return arrays
 
 
+def _legendre_and_derivative(coefs, x):
+    return npleg.legval(x, coefs), npleg.legval(x, npleg.legder(coefs))
+
+
 @functools.lru_cache(maxsize=None)
 def gauss_legendre(n):
     """Gauss–Legendre nodes and weights on [-1, 1] (exact for degree 2n-1)."""
     if n < 1:
         raise ValueError(f"nodes must be >= 1 for Gauss-Legendre, got {n}")
-    x, w = npleg.leggauss(n)
+    x, _ = npleg.leggauss(n)
+    p_n = np.eye(n + 1)[n]
+    for _ in range(2):  # Newton polish of the roots of P_n
+        value, slope = _legendre_and_derivative(p_n, x)
+        x = x - value / slope
+    slope = npleg.legval(x, npleg.legder(p_n))
+    w = 2.0 / ((1.0 - x * x) * slope * slope)
     return _frozen(x, w)
-
-
-def _legendre_and_derivative(coefs, x):
-    return npleg.legval(x, coefs), npleg.legval(x, npleg.legder(coefs))
 
 
 @functools.lru_cache(maxsize=None)
