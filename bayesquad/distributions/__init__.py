@@ -1,0 +1,23 @@
+"""Integral-defined probability distributions that compose with TensorFlow Probability.
+
+Each class is a ``tfp.distributions.Distribution`` whose log-density contains an integral
+computed by :func:`bayesquad.integrate`; they drop into TFP joint distributions, mixtures
+and samplers unchanged.
+"""
+from bayesquad.distributions._binned import ExtendedUnbinned, expected_bin_counts
+from bayesquad.distributions._convolved import Convolved
+from bayesquad.distributions._latent import GaussianLatentMarginal
+from bayesquad.distributions._normalized import Normalized
+from bayesquad.distributions._poisson_process import PoissonProcess, pad_events
+from bayesquad.distributions._survival import SurvivalFromHazard
+
+__all__ = [
+    "Convolved",
+    "ExtendedUnbinned",
+    "GaussianLatentMarginal",
+    "Normalized",
+    "PoissonProcess",
+    "SurvivalFromHazard",
+    "expected_bin_counts",
+    "pad_events",
+]

@@ -1,0 +1,163 @@
+"""Mixins for the ``tfd.Distribution`` subclasses of this package (list them before
+``tfd.Distribution`` in the bases), and the NaN-padding size of point-process events."""
+import math
+
+import numpy as np
+
+from bayesquad._tf import tf, tfp
+from bayesquad.distributions._common import (
+    batch_shape_static,
+    batch_shape_tensor,
+    check_callable,
+    common_dtype,
+    convert_params,
+    default_quadrature_options,
+    integrate_log,
+    runtime_interval_assertions,
+    validate_interval,
+)
+
+__all__ = [
+    "IntervalFunctionMixin",
+    "PaddedEventsMixin",
+    "ScalarEventMixin",
+    "check_max_events",
+    "default_max_events",
+    "resolve_max_events",
+]
+
+
+class ScalarEventMixin:
+    """Scalar ``event_shape`` (``[]``)."""
+
+    def _event_shape(self):
+        return tf.TensorShape([])
+
+    def _event_shape_tensor(self):
+        return tf.constant([], tf.int32)
+
+
+class IntervalFunctionMixin:
+    """A user log-function ``fn(x, **params)`` on ``[low, high]`` with batch parameters.
+
+    Shared by :class:`Normalized` and :class:`PoissonProcess` (list it before
+    ``tfd.Distribution``): construction (:meth:`_init_interval`), the ``low``/``high``/
+    ``params`` properties, the batch shape (``low``, ``high`` and every parameter),
+    slicing (everything broadcast to the batch shape, then sliced) and the log-integral
+    of ``fn`` with the distribution's quadrature options.
+    """
+
+    def _init_interval(self, fn, fn_name, low, high, params, points, dtype, *,
+                       require_finite=False, **quadrature):
+        """Check and store the inputs; returns the dtype. Call inside the name scope."""
+        check_callable(fn, fn_name)
+        raw = dict(params) if hasattr(params, "items") else {}
+        dtype = common_dtype(low, high, *raw.values(), dtype=dtype)
+        self._fn = fn
+        self._low = tf.convert_to_tensor(low, dtype, name="low")
+        self._high = tf.convert_to_tensor(high, dtype, name="high")
+        self._params = convert_params(params, dtype)
+        self._points = None if points is None else tf.convert_to_tensor(points, dtype)
+        validate_interval(self._low, self._high, require_finite=require_finite)
+        self._options = default_quadrature_options(**quadrature)
+        return dtype
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        # `params` is a dict and carries batch shape too; _batch_shape below adds it.
+        return dict(low=tfp.util.ParameterProperties(),
+                    high=tfp.util.ParameterProperties())
+
+    @property
+    def low(self):
+        return self._low
+
+    @property
+    def high(self):
+        return self._high
+
+    @property
+    def params(self):
+        """Dict of the parameter tensors passed to the user function."""
+        return dict(self._params)
+
+    def _slice_extra(self, cut):
+        """Further constructor arguments to slice with ``cut`` (subclasses extend)."""
+        return {}
+
+    def __getitem__(self, slices):
+        # TFP slices only the parameters it knows the batch shape of; ``params`` is a
+        # dict, so broadcast everything to the batch shape and slice it here.
+        if self._points is not None and self._points.shape.rank != 1:
+            raise NotImplementedError("slicing with batch-shaped `points` is not supported")
+        batch = self.batch_shape_tensor()
+        cut = lambda t: tf.broadcast_to(t, batch)[slices]  # noqa: E731
+        kw = dict(low=cut(self._low), high=cut(self._high),
+                  params={k: cut(v) for k, v in self._params.items()})
+        kw.update(self._slice_extra(cut))
+        return self.copy(**kw)
+
+    def _batch_shape(self):
+        return batch_shape_static(self._low, self._high, *self._params.values())
+
+    def _batch_shape_tensor(self, **kwargs):
+        return batch_shape_tensor(self._low, self._high, *self._params.values())
+
+    def _parameter_control_dependencies(self, is_init):
+        if not self.validate_args or not is_init:
+            return []
+        return runtime_interval_assertions(self._low, self._high)
+
+    def _log_integral(self, lower, upper):
+        """:class:`IntegrationResult` of ``log ∫_lower^upper exp(fn)`` (``points`` included)."""
+        return integrate_log(self._fn, lower, upper, self._params, self._options,
+                             points=self._points)
+
+
+def default_max_events(expected_count):
+    """Padding width covering a Poisson count with mean ``expected_count`` except with
+    probability well below 1e-9: ``ceil(mu + 8 sqrt(mu) + 8)`` at the largest mean."""
+    mu = float(np.nanmax(np.asarray(expected_count, dtype=np.float64)))
+    if not np.isfinite(mu):
+        raise ValueError(f"cannot size the event buffer: expected count is {mu}; pass "
+                         "`max_events`")
+    return int(math.ceil(mu + 8.0 * math.sqrt(max(mu, 0.0)) + 8.0))
+
+
+def resolve_max_events(expected_count):
+    """:func:`default_max_events` as a Python int when ``expected_count`` is known
+    (eager), else as an int32 tensor (graph mode; shapes then become dynamic, which
+    ``tf.function`` accepts and XLA does not)."""
+    mu = tf.get_static_value(expected_count)
+    if mu is not None:
+        return default_max_events(mu)
+    mu = tf.reduce_max(expected_count)
+    return tf.cast(tf.math.ceil(mu + 8.0 * tf.sqrt(tf.maximum(mu, 0.0)) + 8.0), tf.int32)
+
+
+def check_max_events(max_events):
+    """Raise ``ValueError`` unless ``max_events`` is ``None`` or a non-negative int."""
+    if max_events is not None and (not isinstance(max_events, (int, np.integer))
+                                   or max_events < 0):
+        raise ValueError(f"`max_events` must be a non-negative int, got {max_events!r}")
+
+
+class PaddedEventsMixin:
+    """Events on a trailing axis of length ``max_events``, NaN-padded (list it before
+    ``tfd.Distribution``). Without ``max_events`` the length is sized from
+    ``_padding_mean()``, the expected number of events, by :func:`resolve_max_events`."""
+
+    @property
+    def max_events(self):
+        return self._max_events
+
+    def _event_shape(self):
+        return tf.TensorShape([self._max_events])
+
+    def _event_shape_tensor(self):
+        return tf.reshape(tf.cast(self._resolve_max_events(), tf.int32), [1])
+
+    def _resolve_max_events(self):
+        if self._max_events is not None:
+            return self._max_events
+        return resolve_max_events(self._padding_mean())
