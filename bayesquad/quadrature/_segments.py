@@ -19,9 +19,13 @@ __all__ = ["Segments", "build_segments", "evaluate", "in_xla"]
 
 
 def in_xla():
-    """True while tracing for XLA (``tf.function(jit_compile=True)``): shapes must be static."""
+    """True where shapes must be static: tracing for XLA (``jit_compile=True``) or for
+    ``tf.vectorized_map`` (which TFP's auto-batched joint distributions use, and whose
+    loop body TF traces under the name scope ``loop_body``)."""
     graph = tf.compat.v1.get_default_graph()
-    return bool(_control_flow_util.GraphOrParentsInXlaContext(graph))
+    if _control_flow_util.GraphOrParentsInXlaContext(graph):
+        return True
+    return "loop_body" in graph.get_name_scope().split("/")
 
 
 class Segments:
