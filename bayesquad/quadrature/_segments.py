@@ -86,7 +86,16 @@ def _select(seg, bounds, offset):
     """Bound ``seg + offset`` of each node; ``seg`` is [m] (static) or [m]+batch."""
     count = int(bounds.shape[0]) - 1
     if isinstance(seg, np.ndarray):
-        return tf.gather(bounds, seg + offset, axis=0)
+        # Static segment indices come in runs: broadcast each bound over its run. (A
+        # gather's gradient needs a segment count that XLA could not see as a constant
+        # inside the tf.cond of method="auto".)
+        starts = np.flatnonzero(np.diff(seg, prepend=-1))
+        lengths = np.diff(np.append(starts, seg.size))
+        shape = bounds.shape[1:]
+        runs = [tf.broadcast_to(bounds[seg[i] + offset][tf.newaxis],
+                                tf.TensorShape([n]).concatenate(shape))
+                for i, n in zip(starts, lengths)]
+        return runs[0] if len(runs) == 1 else tf.concat(runs, 0)
     out = bounds[offset]
     for s in range(1, count):
         out = tf.where(tf.equal(seg, s), bounds[s + offset], out)

@@ -93,7 +93,10 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
         t = expand(tf.constant(np.tile(t_np, count), dtype))
         tc = expand(tf.constant(np.tile(tc_np, count), dtype))
         w = expand(tf.constant(np.tile(w_np, count), dtype))
-        keep = (t >= tf.gather(d_lo, seg)) & (tc >= tf.gather(d_hi, seg))
+        # the masks need no gradient; keeping the gathers off the tape also keeps their
+        # gradients (segment sums XLA cannot size inside auto's tf.cond) out of the graph
+        keep = (t >= tf.gather(tf.stop_gradient(d_lo), seg)) & (
+            tc >= tf.gather(tf.stop_gradient(d_hi), seg))
         half = tf.constant(0.5, dtype)
         t, tc = tf.where(keep, t, half), tf.where(keep, tc, half)
         w = tf.where(keep, w, tf.zeros_like(w))
@@ -119,7 +122,8 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
         """10 * delta * |g| at one probe node next to each end of each segment."""
         seg = np.repeat(np.arange(count), 2)
         idx = np.arange(2 * count)
-        d = tf.gather(tf.concat([d_lo, d_hi], 0), np.where(idx % 2 == 0, idx // 2, count + idx // 2))
+        d = tf.gather(tf.stop_gradient(tf.concat([d_lo, d_hi], 0)),
+                      np.where(idx % 2 == 0, idx // 2, count + idx // 2))
         t = tf.where(idx[(...,) + (None,) * batch_rank] % 2 == 0, d, 1.0 - d)
         tc = tf.where(idx[(...,) + (None,) * batch_rank] % 2 == 0, 1.0 - d, d)
         g, bad = evaluate(problem, segments, seg, t, tc, log)
