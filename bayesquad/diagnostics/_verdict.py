@@ -1,0 +1,87 @@
+"""The structured result of ``diagnose``: a tuple of checks with a printable table."""
+import dataclasses
+import math
+
+__all__ = ["Check", "Verdict"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One diagnostic.
+
+    Attributes
+    ----------
+    name : str
+    value : float
+        The measured quantity (NaN when the check did not run).
+    threshold : float
+    passed : bool or None
+        None when the check did not run or does not apply (see ``message``).
+    message : str
+        What was measured, and what to do when it failed.
+    """
+
+    name: str
+    value: float
+    threshold: float
+    passed: object
+    message: str
+
+    @property
+    def status(self):
+        return {True: "pass", False: "FAIL", None: "n/a"}[self.passed]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """All checks of one fit; ``passed`` is False if any check failed.
+
+    Checks that did not run (``passed is None``) do not fail the verdict; ``not_run`` lists
+    them.  ``str(verdict)`` is a fixed-width table; ``verdict["r_hat"]`` gets one check.
+    """
+
+    checks: tuple
+
+    @property
+    def passed(self):
+        return all(c.passed is not False for c in self.checks)
+
+    @property
+    def failed(self):
+        return tuple(c for c in self.checks if c.passed is False)
+
+    @property
+    def not_run(self):
+        return tuple(c for c in self.checks if c.passed is None)
+
+    def __iter__(self):
+        return iter(self.checks)
+
+    def __len__(self):
+        return len(self.checks)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for c in self.checks:
+                if c.name == key:
+                    return c
+            raise KeyError(f"no check named {key!r}; checks are {[c.name for c in self.checks]}")
+        return self.checks[key]
+
+    def to_dicts(self):
+        """List of plain dicts (for JSON, HTML tables, CSV)."""
+        return [dataclasses.asdict(c) for c in self.checks]
+
+    def __str__(self):
+        def fmt(x):
+            if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+                return str(x)
+            if isinstance(x, float):
+                return f"{x:.4g}"
+            return str(x)
+        rows = [(c.name, fmt(c.value), fmt(c.threshold), c.status, c.message) for c in self]
+        head = ("check", "value", "threshold", "status", "message")
+        widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+        line = lambda r: "  ".join(s.ljust(w) for s, w in zip(r[:4], widths)) + "  " + r[4]  # noqa
+        verdict = "PASSED" if self.passed else f"FAILED ({len(self.failed)} check(s))"
+        return "\n".join([f"bayesquad verdict: {verdict}", line(head)] + [line(r) for r in rows])

@@ -1,0 +1,11 @@
+"""Inference: NUTS sampling, variational inference and MAP, with ArviZ DataTree output.
+
+Every routine takes a TFP ``JointDistribution`` and a dict of observed values by name, works
+in the unconstrained space of the model's default event-space bijectors, and returns results
+in the model's own (constrained) variables.
+"""
+from bayesquad.inference._map import MapResult, find_map
+from bayesquad.inference._sample import LOG_LIKELIHOOD_BUDGET, sample
+from bayesquad.inference._vi import fit_vi
+
+__all__ = ["LOG_LIKELIHOOD_BUDGET", "MapResult", "find_map", "fit_vi", "sample"]

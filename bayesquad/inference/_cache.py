@@ -1,0 +1,32 @@
+"""Compiled functions cached per model, so a second fit of the same model skips tracing.
+
+Compiled functions take the observed data as arguments, so new data of the same shape
+reuses them.  The quadrature core's reference settings are part of every key: integrals
+traced inside ``bayesquad.quadrature.reference_settings`` differ from the others.
+"""
+import weakref
+
+__all__ = ["cached", "reference_settings_now"]
+
+_CACHE = weakref.WeakKeyDictionary()
+
+
+def reference_settings_now():
+    """The active reference settings of the quadrature core, or None."""
+    try:
+        from bayesquad.quadrature import _settings  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return _settings.current()
+
+
+def cached(model, key, build):
+    """``build()`` once per ``(model, key, reference settings)``; models die with their cache."""
+    key = (key, reference_settings_now())
+    try:
+        per_model = _CACHE.setdefault(model, {})
+    except TypeError:  # unhashable or not weak-referenceable model: no caching
+        return build()
+    if key not in per_model:
+        per_model[key] = build()
+    return per_model[key]

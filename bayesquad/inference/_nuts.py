@@ -1,0 +1,234 @@
+"""Chunked NUTS with Stan-style windowed adaptation, as pure functions of an explicit state.
+
+The sampler state is a flat dict of tensors (positions ``y`` in the preconditioned
+coordinates, metric, dual-averaging and running-variance statistics, step counter, seed);
+``run_chunk`` advances it by up to ``chunk_size`` steps and returns the new state and the
+per-step info.  Nothing else is carried between chunks (the state includes NUTS's log
+density and gradient at ``y``: recomputing them at a chunk boundary could differ in the
+last bit under XLA fusion), so a run split into chunks of any size --
+and resumed from a saved state -- is the same computation as one long run.  Randomness is
+stateless: step ``i`` uses ``fold_in(seed, i)``.
+
+The metric is applied by reparameterisation: NUTS runs with an identity mass matrix on
+``y`` where ``z = loc + scale * y`` (diagonal) or ``z = loc + L y`` (dense), which is the
+same dynamics as NUTS on ``z`` with inverse mass matrix ``scale**2`` (or ``L L^T``).
+"""
+import numpy as np
+
+from bayesquad._tf import tf, tfp
+
+__all__ = ["warmup_schedule", "initial_state", "make_run_chunk", "INFO_NAMES"]
+
+# Dual-averaging constants of Hoffman & Gelman (2014), as in Stan.
+_GAMMA, _T0, _KAPPA = 0.05, 10.0, 0.75
+_MAX_WINDOWS = 24  # window ends are passed padded to this length so shapes never change
+
+INFO_NAMES = ("z", "lp", "diverging", "energy", "step_size", "n_steps", "reach_max_depth",
+              "acceptance_rate")
+
+
+def warmup_schedule(warmup, init_buffer=75, term_buffer=50, base_window=25):
+    """Stan's warm-up windows: ``(slow_start, window_ends)``.
+
+    Steps ``[0, slow_start)`` adapt only the step size; the slow windows
+    ``[slow_start, ends[0]), [ends[0], ends[1]), ...`` double in length and each ends with a
+    new metric; the steps from ``ends[-1]`` to ``warmup`` adapt the step size to the final
+    metric.  Short warm-ups scale the buffers to 15 % / 75 % / 10 % as Stan does; below 20
+    steps the metric is not adapted.
+    """
+    warmup = int(warmup)
+    if warmup < 20:
+        return warmup, []
+    if init_buffer + term_buffer + base_window > warmup:
+        init_buffer = int(0.15 * warmup)
+        term_buffer = int(0.1 * warmup)
+        base_window = warmup - init_buffer - term_buffer
+    slow_end = warmup - term_buffer
+    ends, start, size = [], init_buffer, base_window
+    while start < slow_end:
+        end = start + size
+        if end + 2 * size > slow_end:
+            end = slow_end
+        ends.append(end)
+        start, size = end, 2 * size
+    if len(ends) > _MAX_WINDOWS:
+        raise ValueError(f"warmup={warmup} gives more than {_MAX_WINDOWS} adaptation windows")
+    return init_buffer, ends
+
+
+def padded_window_ends(ends):
+    return np.array(list(ends) + [-1] * (_MAX_WINDOWS - len(ends)), np.int32)
+
+
+def initial_state(z0, seed, dense, scale=None, step_size=1.0):
+    """The sampler state before step 0 (numpy arrays, so it can be saved as is).
+
+    ``scale`` is an initial metric: a vector of standard deviations (diagonal) or a Cholesky
+    factor (dense); identity when None.
+    """
+    z0 = np.asarray(z0)
+    dtype = z0.dtype
+    d = z0.shape[-1]
+    if scale is None:
+        scale = np.eye(d, dtype=dtype) if dense else np.ones(d, dtype)
+    scale = np.asarray(scale, dtype)
+    if dense and scale.ndim == 1:
+        scale = np.diag(scale)
+    if not dense and scale.ndim == 2:
+        scale = np.sqrt(np.sum(scale ** 2, axis=-1))
+    log_eps = np.asarray(np.log(step_size), dtype)
+    loc = np.mean(z0, axis=0).astype(dtype)
+    y0 = np.linalg.solve(scale, (z0 - loc).T).T if dense else (z0 - loc) / scale
+    return {
+        "step": np.asarray(0, np.int32),
+        "seed": np.asarray(seed, np.int32),
+        "y": y0.astype(dtype),
+        # NUTS's log density and gradient at y, carried so that chunk boundaries do not
+        # recompute them (a recomputation can differ in the last bit under XLA fusion)
+        "target_lp": np.zeros(z0.shape[:1], dtype),
+        "target_grad": np.zeros_like(y0, dtype),
+        "loc": loc,
+        "scale": scale,
+        "log_eps": log_eps,
+        "log_eps_bar": log_eps,
+        "h_bar": np.asarray(0.0, dtype),
+        "da_count": np.asarray(0.0, dtype),
+        "da_mu": np.asarray(np.log(10.0) + log_eps, dtype),
+        "w_n": np.asarray(0.0, dtype),
+        "w_mean": np.zeros(d, dtype),
+        "w_m2": np.zeros((d, d) if dense else d, dtype),
+    }
+
+
+def _to_z(state, y, dense):
+    if dense:
+        return state["loc"] + tf.linalg.matvec(state["scale"], y)
+    return state["loc"] + state["scale"] * y
+
+
+def _to_y(state, z, dense):
+    if dense:
+        centred = tf.transpose(z - state["loc"])
+        return tf.transpose(tf.linalg.triangular_solve(state["scale"], centred, lower=True))
+    return (z - state["loc"]) / state["scale"]
+
+
+def _welford(state, z, dense):
+    """Pool the chains' current positions into the running mean/variance (Chan's merge)."""
+    n_b = tf.cast(tf.shape(z)[0], z.dtype)
+    mean_b = tf.reduce_mean(z, axis=0)
+    dev = z - mean_b
+    n_a = state["w_n"]
+    n = n_a + n_b
+    delta = mean_b - state["w_mean"]
+    if dense:
+        m2_b = tf.matmul(dev, dev, transpose_a=True)
+        extra = delta[:, None] * delta[None, :]
+    else:
+        m2_b = tf.reduce_sum(dev * dev, axis=0)
+        extra = delta * delta
+    return dict(state, w_n=n, w_mean=state["w_mean"] + delta * n_b / n,
+                w_m2=state["w_m2"] + m2_b + extra * n_a * n_b / n)
+
+
+def _new_metric(state, dense):
+    """Stan's regularised estimate: shrink towards 1e-3 with weight 5 / (n + 5)."""
+    n = state["w_n"]
+    cov = state["w_m2"] / tf.maximum(n - 1.0, 1.0)
+    shrink = 5.0 / (n + 5.0)
+    if dense:
+        eye = tf.eye(tf.shape(cov)[0], dtype=cov.dtype)
+        scale = tf.linalg.cholesky((1.0 - shrink) * cov + 1e-3 * shrink * eye)
+    else:
+        scale = tf.sqrt((1.0 - shrink) * cov + 1e-3 * shrink)
+    zero = tf.zeros_like(n)
+    return dict(state, loc=state["w_mean"], scale=scale, w_n=zero,
+                w_mean=tf.zeros_like(state["w_mean"]), w_m2=tf.zeros_like(state["w_m2"]),
+                # restart dual averaging near the current step size, as Stan does
+                da_mu=np.log(10.0) + state["log_eps"], h_bar=zero, da_count=zero,
+                log_eps_bar=state["log_eps"])
+
+
+def _dual_averaging(state, accept, target_accept):
+    t = state["da_count"] + 1.0
+    eta = 1.0 / (t + _T0)
+    h_bar = (1.0 - eta) * state["h_bar"] + eta * (target_accept - accept)
+    log_eps = state["da_mu"] - tf.sqrt(t) / _GAMMA * h_bar
+    x_eta = t ** (-_KAPPA)
+    log_eps_bar = x_eta * log_eps + (1.0 - x_eta) * state["log_eps_bar"]
+    return dict(state, da_count=t, h_bar=h_bar, log_eps=log_eps, log_eps_bar=log_eps_bar)
+
+
+def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
+    """Build ``run_chunk(state, n, warmup, slow_start, window_ends, target_accept)``.
+
+    ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
+    compiled; the caller wraps it in ``tf.function``) advances ``state`` by ``n <= chunk_size``
+    steps and returns ``(new_state, info)``, where ``info`` holds ``chunk_size`` rows of
+    per-step values (rows past ``n`` are zeros).
+    """
+    def kernel(state, step_size):
+        return tfp.mcmc.NoUTurnSampler(
+            target_log_prob_fn=lambda y: log_prob(_to_z(state, y, dense)),
+            step_size=step_size, max_tree_depth=max_tree_depth)
+
+    def run_chunk(state, n, warmup, slow_start, window_ends, target_accept):
+        state = dict(state)
+        dtype = state["y"].dtype
+        target_accept = tf.cast(target_accept, dtype)
+
+        def eps_of(st, i):
+            return tf.exp(tf.where(i < warmup, st["log_eps"], st["log_eps_bar"]))
+
+        i0 = state["step"]
+        y0 = state["y"]
+        kr0 = kernel(state, eps_of(state, i0)).bootstrap_results(y0)
+        fresh = tf.equal(i0, 0)
+        kr0 = kr0._replace(
+            target_log_prob=tf.where(fresh, kr0.target_log_prob, state["target_lp"]),
+            grads_target_log_prob=[tf.where(fresh, kr0.grads_target_log_prob[0],
+                                            state["target_grad"])])
+        bufs = {k: tf.TensorArray(tf.bool if k in ("diverging", "reach_max_depth") else
+                                  (tf.int32 if k == "n_steps" else dtype), size=chunk_size)
+                for k in INFO_NAMES}
+
+        def body(j, st, y, kr, bufs):
+            i = i0 + j
+            eps = eps_of(st, i)
+            seed = tf.random.experimental.stateless_fold_in(st["seed"], i)
+            kr = kr._replace(step_size=tf.nest.map_structure(lambda _: eps, kr.step_size))
+            y, kr = kernel(st, eps).one_step(y, kr, seed=seed)
+            z = _to_z(st, y, dense)
+            accept = tf.minimum(tf.exp(tf.where(tf.math.is_nan(kr.log_accept_ratio),
+                                                tf.constant(-np.inf, dtype),
+                                                kr.log_accept_ratio)), 1.0)
+            info = {"z": z, "lp": kr.target_log_prob, "diverging": kr.has_divergence,
+                    "energy": -kr.energy, "step_size": tf.fill(tf.shape(accept), eps),
+                    "n_steps": tf.cast(kr.leapfrogs_taken, tf.int32),
+                    "reach_max_depth": kr.reach_max_depth, "acceptance_rate": accept}
+            bufs = {k: bufs[k].write(j, info[k]) for k in INFO_NAMES}
+            in_warmup = i < warmup
+            st = tf.cond(in_warmup,
+                         lambda: _dual_averaging(st, tf.reduce_mean(accept), target_accept),
+                         lambda: st)
+            in_slow = in_warmup & (i >= slow_start) & (i < tf.reduce_max(window_ends))
+            st = tf.cond(in_slow, lambda: _welford(st, z, dense), lambda: st)
+            window_end = tf.reduce_any(tf.equal(window_ends, i + 1))
+
+            def remetric():
+                new = _new_metric(st, dense)
+                new_y = _to_y(new, z, dense)
+                new_kr = kernel(new, eps_of(new, i + 1)).bootstrap_results(new_y)
+                return new, new_y, new_kr
+            st, y, kr = tf.cond(window_end, remetric, lambda: (st, y, kr))
+            return j + 1, st, y, kr, bufs
+
+        _, state, y, kr, bufs = tf.while_loop(
+            lambda j, *_: j < n, body, (tf.constant(0, tf.int32), state, y0, kr0, bufs),
+            maximum_iterations=chunk_size)
+        state["y"] = y
+        state["target_lp"] = kr.target_log_prob
+        state["target_grad"] = kr.grads_target_log_prob[0]
+        state["step"] = i0 + n
+        return state, {k: b.stack() for k, b in bufs.items()}
+    return run_chunk

@@ -1,0 +1,71 @@
+"""find_map and fit_vi against closed forms."""
+import numpy as np
+import pytest
+import scipy.optimize as so
+import scipy.special as sp
+
+import bayesquad  # noqa: F401
+import bq_inference_models as M
+import tensorflow as tf
+import tensorflow_probability as tfp
+from bayesquad.inference import find_map, fit_vi
+
+tfd = tfp.distributions
+
+
+@pytest.fixture(scope="module")
+def map_result():
+    return find_map(M.CONJUGATE, M.CONJ_OBS, laplace_draws=200)
+
+
+def test_map_matches_modes_in_unconstrained_space(map_result):
+    exact = M.conjugate_posteriors()
+    r = map_result
+    assert r.converged, r.message
+    # identity bijector: the mode of a normal posterior is its mean, the Laplace variance exact
+    np.testing.assert_allclose(r.params["mu"], exact["mu"].mean(), rtol=1e-6)
+    # sigmoid bijector: Beta(a, b) density times p(1-p) peaks at p = a / (a + b)
+    np.testing.assert_allclose(r.params["p"], exact["p"].mean(), rtol=1e-6)
+    # softplus bijector: maximise log Gamma(softplus(u)) + log sigmoid(u) independently
+    g = exact["lam"]
+    u = so.minimize_scalar(lambda u: -(g.logpdf(np.logaddexp(0, u)) + sp.log_expit(u)),
+                           bracket=(0.0, 3.0), tol=1e-12).x
+    np.testing.assert_allclose(r.params["lam"], np.logaddexp(0, u), rtol=1e-6)
+    names = [n for n, _, _ in r.names]
+    i = names.index("mu")
+    np.testing.assert_allclose(r.covariance[i, i], exact["mu"].var(), rtol=1e-6)
+    assert r.datatree.posterior.sizes["draw"] == 200
+    assert r.datatree.attrs["inference"] == "map"
+
+
+def test_map_robust_on_20000_events():
+    y = np.random.default_rng(3).normal(3.0, 0.5, size=20_000)
+    model = tfd.JointDistributionNamed(dict(
+        mu=tfd.Normal(tf.constant(0.0, tf.float64), 10.0),
+        sigma=tfd.HalfNormal(tf.constant(5.0, tf.float64)),
+        y=lambda mu, sigma: tfd.Sample(tfd.Normal(mu, sigma), 20_000)))
+    r = find_map(model, {"y": y}, jit=False, laplace_draws=0)
+    assert r.converged, r.message
+    # priors and the Jacobian shift the mode by O(1/N) relative to the MLE
+    np.testing.assert_allclose(r.params["mu"], y.mean(), rtol=1e-4)
+    np.testing.assert_allclose(r.params["sigma"], y.std(), rtol=1e-3)
+
+
+def test_vi_meanfield_close_to_exact():
+    exact = M.conjugate_posteriors()
+    dt = fit_vi(M.CONJUGATE, M.CONJ_OBS, steps=1500, draws=4000, seed=1)
+    assert dt.attrs["inference"] == "vi" and dt.attrs["vi_converged"] == 1
+    assert dt.vi["elbo"].shape == (1500,)
+    assert dt.posterior.sizes == {"chain": 1, "draw": 4000}
+    for name, dist in exact.items():
+        draws = dt.posterior[name].values.ravel()
+        # a Gaussian in the unconstrained space is close, not exact, for Beta/Gamma
+        assert abs(draws.mean() - dist.mean()) < 0.1 * dist.std(), name
+        assert abs(draws.std() / dist.std() - 1) < 0.1, name
+
+
+def test_vi_fullrank_runs_and_bad_family_rejected():
+    dt = fit_vi(M.CONJUGATE, M.CONJ_OBS, family="fullrank", steps=300, draws=100)
+    assert dt.vi["scale"].shape == (3, 3)
+    with pytest.raises(ValueError, match="family"):
+        fit_vi(M.CONJUGATE, M.CONJ_OBS, family="diag")
