@@ -16,7 +16,7 @@ tfd = tfp.distributions
 
 __all__ = ["PoissonProcess", "pad_events"]
 
-_CHUNK = 64  # candidate points drawn per thinning round
+_CHUNK = 64  # minimum candidate points drawn per thinning round
 
 
 def pad_events(realisations, max_events=None, dtype=np.float64):
@@ -84,7 +84,8 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         Quadrature settings for ``∫λ`` (see :class:`Normalized`).
     dtype, validate_args, allow_nan_stats, name
         As for TFP distributions. With ``validate_args=True`` a non-converged integral
-        raises, and so does a thinning candidate where ``λ`` exceeds the bound.
+        raises, and so does a thinning candidate where ``λ`` exceeds the bound or a
+        sampled realisation with more than ``max_events`` events.
 
     Notes
     -----
@@ -94,9 +95,11 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
     nothing, like a mask, with no separate mask argument (TFP's ``log_prob(x)`` takes a
     single tensor). Use :func:`pad_events`. Any non-NaN event outside ``[low, high]``
     makes ``log_prob`` ``-inf``; gradients stay finite. ``sample`` returns sorted events
-    followed by NaN padding, shape ``sample_shape + batch_shape + [max_events]``; a
-    realisation with more than ``max_events`` events would be truncated (probability
-    < 1e-9 with the default size; choose ``max_events`` with the same margin).
+    followed by NaN padding, shape ``sample_shape + batch_shape + [max_events]``. A
+    realisation with more than ``max_events`` events is never truncated: it is returned
+    as a row of ``+inf`` (``log_prob`` of it is ``-inf``), and with
+    ``validate_args=True`` sampling raises instead (probability < 1e-9 with the default
+    size; choose ``max_events`` with the same margin).
 
     *Density convention.* ``log_prob`` is the Janossy log-density of the event *set*,
     without ``log n!``; it is the standard point-process likelihood.
@@ -111,9 +114,13 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
     *Thinning* is exact when the bound really bounds ``λ``. The grid bound can miss a
     spike narrower than ``(high - low) / bound_grid`` or underestimate a peak between
     grid points by more than ``bound_safety``; then the sample is biased towards lower
-    intensity there. Pass ``intensity_bound`` when you know one. The cost is
-    ``~ bound·(high − low) / 64`` rounds of 64 candidates. Batch elements whose bound is
-    NaN or ``+inf`` return ``+inf`` events (never mistakable for data).
+    intensity there. Pass ``intensity_bound`` when you know one. Candidates are drawn in
+    rounds of ``max(64, max_events + 1)`` per realisation, and a realisation stops once
+    its window is exhausted or it has more than ``max_events`` events, so the cost is
+    ``~ bound·(high − low)`` candidates in ``~ bound·(high − low) / max_events`` rounds,
+    at most about ``max_events / acceptance rate`` candidates; a loose bound costs in
+    proportion to its looseness. Batch elements whose bound is NaN or ``+inf`` return
+    ``+inf`` events (never mistakable for data).
     """
 
     def __init__(self, log_intensity, low, high, params=None, *, intensity_bound=None,
@@ -232,16 +239,21 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         bad_bound = tf.math.is_nan(log_m) | tf.equal(log_m, np.inf)
         rate = tf.where(bad_bound, tf.ones_like(log_m), tf.exp(log_m))
         tiny = np.finfo(dtype.as_numpy_dtype).tiny
-        row_ids = tf.broadcast_to(tf.range(rows)[:, tf.newaxis], [rows, _CHUNK])
+        # Rounds as wide as the output: the per-round update of `out` costs O(k), so
+        # narrow rounds made sampling quadratic in the expected count.
+        block = max(_CHUNK, k + 1) if isinstance(k, int) else tf.maximum(_CHUNK, k + 1)
+        row_ids = tf.broadcast_to(tf.range(rows)[:, tf.newaxis], tf.stack([rows, block]))
 
         def body(t, count, out, exceeded, seed):
             seed, s_gap, s_acc = tf.unstack(tfp.random.split_seed(seed, 3))
-            u_gap = tf.random.stateless_uniform([rows, _CHUNK], s_gap, tiny, 1.0, dtype)
+            u_gap = tf.random.stateless_uniform(tf.stack([rows, block]), s_gap, tiny, 1.0,
+                                                dtype)
             times = t + tf.cumsum(-tf.math.log(u_gap) / rate, axis=-1)
             in_window = times <= high
             t_safe = tf.where(in_window, times, low + tf.zeros_like(times))
             log_lam = self._fn(t_safe, **params) + tf.zeros_like(times)
-            u_acc = tf.random.stateless_uniform([rows, _CHUNK], s_acc, tiny, 1.0, dtype)
+            u_acc = tf.random.stateless_uniform(tf.stack([rows, block]), s_acc, tiny, 1.0,
+                                                dtype)
             accept = in_window & (tf.math.log(u_acc) < log_lam - log_m)
             exceeded |= tf.reduce_any(in_window & (log_lam > log_m), axis=-1, keepdims=True)
             pos = count + tf.cumsum(tf.cast(accept, tf.int32), axis=-1) - 1
@@ -258,7 +270,8 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
                          for v, o in zip(new, (t, count0, out0, exceeded0, seed)))
 
         def cond(t, count, out, exceeded, seed):
-            return tf.reduce_any(t < high)
+            # A row with more than k events is flagged below: no need to finish it.
+            return tf.reduce_any((t < high) & (count <= k))
 
         t0 = tf.where(bad_bound, high, low)
         out0 = tf.fill(tf.stack([rows, k + 1]), tf.constant(np.nan, dtype))
@@ -267,11 +280,17 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         _, count, out, exceeded, _ = tf.while_loop(
             cond, body, (t0, count0, out0, exceeded0, seed))
         out = out[:, :k]
-        out = tf.where(bad_bound, tf.constant(np.inf, dtype), out)
+        overflow = count > k
+        out = tf.where(bad_bound | overflow, tf.constant(np.inf, dtype), out)
         if self.validate_args:
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.reduce_any(exceeded), False,
-                    message="thinning bound exceeded by the intensity; pass "
-                            "intensity_bound or raise bound_grid/bound_safety")]):
+            with tf.control_dependencies([
+                    tf.debugging.assert_equal(
+                        tf.reduce_any(exceeded), False,
+                        message="thinning bound exceeded by the intensity; pass "
+                                "intensity_bound or raise bound_grid/bound_safety"),
+                    tf.debugging.assert_equal(
+                        tf.reduce_any(overflow), False,
+                        message="a realisation has more than `max_events` events; "
+                                "raise max_events")]):
                 out = tf.identity(out)
         return tf.reshape(out, tf.concat([shape, [k]], axis=0))

@@ -318,3 +318,29 @@ def test_common_root_finder_and_unit_map():
         back = _maps.unit_map_inverse(x, tf.constant(low, tf.float64),
                                       tf.constant(high, tf.float64))
         np.testing.assert_allclose(back.numpy(), u.numpy(), atol=1e-15)
+
+
+def test_new_instances_sample_without_retracing_warnings():
+    # Joint models build a new Normalized per call; no per-instance tf.function may be
+    # traced (TF would warn about frequent retracing after a few instances).
+    import logging
+
+    class Grab(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    grab = Grab()
+    logger = tf.get_logger()
+    logger.addHandler(grab)
+    try:
+        for i in range(6):
+            d = make_tn(mu=[0.1 * i], sigma=[1.0 + 0.1 * i])
+            s = d.sample(50, seed=(1, i)).numpy()
+            assert s.shape == (50, 1) and np.all((s >= LOW) & (s <= HIGH))
+    finally:
+        logger.removeHandler(grab)
+    assert not any("retracing" in m for m in grab.messages), grab.messages

@@ -180,3 +180,24 @@ def test_pad_events_and_bad_input():
         PoissonProcess(3.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="max_events"):
         PoissonProcess(log_linear, 0.0, 1.0, max_events=-1)
+
+
+def test_large_rate_sampling_is_bounded_and_overflow_is_flagged():
+    # Λ = 20,000 with a grid bound: thinning runs in a few rounds of max_events + 1
+    # candidates, not ~bound·T / 64 rounds.
+    a, b = np.log(20000.0 * 0.5 / np.expm1(0.5 * T)), 0.5
+    lam = big_lambda(a, b)
+    np.testing.assert_allclose(lam, 20000.0, rtol=1e-12)
+    d = make(a=[a], b=[b], max_events=25000)
+    s = d.sample(2, seed=(3, 4)).numpy()
+    assert s.shape == (2, 1, 25000)
+    counts = (~np.isnan(s)).sum(-1).ravel()
+    assert np.all(np.abs(counts - lam) < 5 * np.sqrt(lam)), counts
+    present = ~np.isnan(s)
+    assert np.all((s[present] >= 0) & (s[present] <= T))
+    assert np.all(np.nan_to_num(np.diff(s, axis=-1), nan=0.0) >= 0)
+    # more events than max_events: flagged as +inf, never silently truncated
+    small = make(a=[a], b=[b], max_events=10)
+    assert np.all(small.sample(2, seed=(3, 4)).numpy() == np.inf)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_events"):
+        make(a=[a], b=[b], max_events=10, validate_args=True).sample(1, seed=(3, 4))
