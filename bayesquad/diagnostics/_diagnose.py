@@ -80,8 +80,17 @@ def _loo_check(dt, k_threshold):
     if "log_likelihood" not in dt.children:
         return Check("loo_pareto_k", _NAN, _NAN, None,
                      "not run: no log_likelihood group (sample with log_likelihood=True)")
-    worst, thr, parts, failed = -np.inf, 0.7, [], False
-    for var in dt.log_likelihood.data_vars:
+    worst, thr, parts, failed, ran = -np.inf, 0.7, [], False, False
+    ll = dt.log_likelihood
+    for var in ll.data_vars:
+        n_terms = int(np.prod([n for d, n in ll[var].sizes.items()
+                               if d not in ("chain", "draw")], dtype=int))
+        if n_terms < 2:
+            # leaving out the only term leaves no data: LOO does not apply (k is then
+            # large by construction, not because the model is wrong)
+            parts.append(f"{var}: LOO n/a ({n_terms} pointwise term; it needs >= 2)")
+            continue
+        ran = True
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the verdict reports what the warning says
@@ -98,6 +107,10 @@ def _loo_check(dt, k_threshold):
         worst = max(worst, float(np.nanmax(k)) if k.size else -np.inf)
         parts.append(f"{var}: elpd_loo {float(res.elpd):.2f} ± {float(res.se):.2f}, "
                      f"{n_bad} of {k.size} Pareto k > {thr:.2f}")
+    if not ran:
+        return Check("loo_pareto_k", _NAN, _NAN, None,
+                     "; ".join(parts) + ": a log-likelihood of one term per variable "
+                     "(e.g. one Poisson-process realisation) has nothing to leave out")
     passed = bool(worst <= thr)
     if failed and passed:
         passed = None
@@ -145,7 +158,8 @@ def diagnose(datatree, model=None, observed=None, *, rhat_max=1.01, ess_min=400,
     Passing checks are necessary, not sufficient: a sampler can miss a mode that no chain
     found, and r_hat/ESS from few draws (< 100 per chain) are themselves noisy.
     LOO uses the stored (possibly thinned) pointwise log-likelihood; thinning leaves it
-    unbiased but noisier.
+    unbiased but noisier.  A variable with a single pointwise term (one Poisson-process
+    realisation) has nothing to leave out: its LOO is reported as n/a.
     """
     kind = _inference(datatree)
     if "posterior" not in datatree.children:

@@ -29,6 +29,42 @@ def _takes_argument(method):
                for p in params)
 
 
+# Observed scalars (≈ integrals) evaluated at once.  Under the reference settings an
+# adaptive integral holds ~0.2 MB of intermediates, so 4,096 of them stay near 1 GB; a
+# single draw larger than this is still evaluated whole (one draw per chunk).
+_CHUNK_OBSERVATIONS = 4096
+
+
+def _static_rank(shape):
+    size = tf.get_static_value(tf.size(shape))
+    return None if size is None else int(size)
+
+
+def _sample_dims_first(dist, x):
+    """Rearrange the value of ``tfd.Sample(inner, sample_shape)`` for ``inner``.
+
+    ``x`` is ``[lead..., sample..., event...]`` with ``lead`` the trailing part of the
+    batch; ``inner`` needs ``[sample..., 1..., lead..., event...]`` so that the sample dims
+    sit left of (and do not collide with) its batch, e.g. the batch of posterior draws.
+    """
+    inner = dist.distribution
+    s_rank = _static_rank(dist.sample_shape)
+    e_rank = inner.event_shape.rank
+    b_rank = inner.batch_shape.rank
+    rank = x.shape.rank
+    if not s_rank or None in (e_rank, b_rank, rank):
+        return x
+    l_rank = rank - s_rank - e_rank
+    if l_rank < 0:
+        return x
+    perm = (list(range(l_rank, l_rank + s_rank)) + list(range(l_rank))
+            + list(range(l_rank + s_rank, rank)))
+    x = tf.transpose(x, perm)
+    shape = tf.shape(x)
+    ones = tf.ones([max(0, b_rank - l_rank)], tf.int32)
+    return tf.reshape(x, tf.concat([shape[:s_rank], ones, shape[s_rank:]], 0))
+
+
 def _status_tensors(model, layout, obs, z):
     """Flat list of int32 status tensors of every distribution that reports one."""
     values = dict(zip(layout.names, tf.nest.flatten(_model.constrain(model, layout, obs, z))))
@@ -37,40 +73,57 @@ def _status_tensors(model, layout, obs, z):
     by_name = _model._by_name(model, dists)  # pylint: disable=protected-access
     out = []
     for name, dist in by_name.items():
-        inner = dist
+        inner, x = dist, tf.convert_to_tensor(values[name])
         while True:
             fn = getattr(inner, "quadrature_status", None)
             if fn is not None or not hasattr(inner, "distribution"):
                 break
+            if isinstance(inner, _model._WRAPPERS[1]):  # pylint: disable=protected-access
+                x = _sample_dims_first(inner, x)
             inner = inner.distribution
         if fn is None:
             continue
         # some distributions' integrals depend on the value (quadrature_status(x))
-        status = fn(values[name]) if _takes_argument(fn) else fn()
+        status = fn(x) if _takes_argument(fn) else fn()
         out.append(tf.reshape(tf.cast(status, tf.int32), [-1]))  # counts only: order is moot
     return out
 
 
-def _evaluate(model, layout, obs_t, z):
-    """Log densities at the rows of ``z`` and all integral statuses (flat), traced now."""
+def _chunk_size(n_draws, obs):
+    return int(min(n_draws, max(1, _CHUNK_OBSERVATIONS // _model.num_observations(obs))))
+
+
+def _evaluate(model, layout, obs_t, z, chunk):
+    """Log densities at the rows of ``z`` and all integral statuses (flat).
+
+    The rows are evaluated ``chunk`` at a time (bounded memory); one function is traced
+    per call and reused for every chunk, the last one padded to the same size.
+    """
     def flat_statuses(zz):
         return tf.concat([tf.zeros([0], tf.int32)] + _status_tensors(model, layout, obs_t, zz), 0)
 
     @tf.function(autograph=False)
     def run(zz, obs):
         lp = _model.log_prob_fn(model, layout, obs)(zz)
-        if layout.batched:  # one call for all draws: distributions get a batch of draws
-            return lp, flat_statuses(zz)
+        # per draw, so the padding rows' statuses can be dropped
         st = tf.map_fn(flat_statuses, zz, fn_output_signature=tf.int32)
-        return lp, tf.reshape(st, [-1])
+        return lp, st
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")  # a fresh trace per call is the point here, not a mistake
+    lps, sts = [], []
     try:
-        lp, st = run(tf.constant(z), obs_t)
+        for start in range(0, len(z), chunk):
+            rows = z[start:start + chunk]
+            n = len(rows)
+            if n < chunk:  # same shape as the other chunks: no retrace
+                rows = np.concatenate([rows, np.repeat(rows[-1:], chunk - n, axis=0)])
+            lp, st = run(tf.constant(rows), obs_t)
+            lps.append(lp.numpy()[:n])
+            sts.append(st.numpy()[:n].ravel())
     finally:
         logger.setLevel(level)
-    return lp.numpy(), st.numpy()
+    return np.concatenate(lps), np.concatenate(sts)
 
 
 def _subsample(datatree, layout, draws, seed):
@@ -85,7 +138,7 @@ def _subsample(datatree, layout, draws, seed):
 
 
 def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rtol=1e-12,
-                     max_evals_factor=8, seed=0):
+                     max_evals_factor=8, seed=0, chunk_draws=None):
     """Run the check; return a :class:`Check` named ``"quadrature"``.
 
     Parameters
@@ -100,6 +153,11 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
         Largest allowed change of the log density.
     rtol, max_evals_factor : float
         The reference settings.
+    seed : int
+        Seeds the choice of draws.
+    chunk_draws : int, optional
+        Draws evaluated at once; default sized so that draws × observed scalars per chunk
+        stay <= 4,096 (at least one draw), which bounds the reference evaluation's memory.
 
     Notes
     -----
@@ -107,7 +165,9 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     converge makes it inconclusive (reported, ``passed=None`` unless the change already
     exceeds the tolerance).  It probes the draws, not the whole parameter space: integrals
     that fail only in regions the posterior does not visit are not flagged, which is
-    harmless for the posterior but not for warm-up (see the statuses).
+    harmless for the posterior but not for warm-up (see the statuses).  Reference
+    integrals are memory-hungry (~0.2 MB each when adaptive): lower ``chunk_draws`` if a
+    single chunk does not fit; a single draw of a very large data set may still not.
     """
     model = _model.working_model(model)
     layout, obs = _model.make_layout(model, observed, seed)
@@ -118,10 +178,16 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
                          f"produced it")
     values, where = _subsample(datatree, layout, int(draws), seed)
     z = _model.unconstrain(model, layout, obs_t, values).numpy()
-    lp, status = _evaluate(model, layout, obs_t, z)
+    if chunk_draws is None:
+        chunk = _chunk_size(len(z), obs)
+    elif int(chunk_draws) >= 1:
+        chunk = min(int(chunk_draws), len(z))
+    else:
+        raise ValueError(f"chunk_draws={chunk_draws!r} must be a positive int (or None)")
+    lp, status = _evaluate(model, layout, obs_t, z, chunk)
     try:
         with reference_settings(rtol=rtol, max_evals_factor=max_evals_factor):
-            lp_ref, status_ref = _evaluate(model, layout, obs_t, z)
+            lp_ref, status_ref = _evaluate(model, layout, obs_t, z, chunk)
     except (ValueError, TypeError, tf.errors.OpError) as err:
         return Check("quadrature", float("nan"), float(tolerance), None,
                      f"inconclusive: the reference evaluation failed ({type(err).__name__}: "

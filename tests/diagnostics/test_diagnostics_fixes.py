@@ -1,0 +1,100 @@
+"""Regression tests: chunked quadrature check, tfd.Sample statuses, LOO on one term."""
+import math
+
+import numpy as np
+import pytest
+
+import bayesquad
+import arviz as az
+import tensorflow as tf
+import tensorflow_probability as tfp
+from bayesquad.diagnostics import _quadrature_check as Q
+from bayesquad.diagnostics import diagnose, quadrature_check
+from bayesquad.diagnostics._diagnose import _loo_check
+from bayesquad.inference import _model
+
+tfd = tfp.distributions
+N_OBS = 50
+
+
+def _sample_model():
+    def m():
+        tau = yield tfd.JointDistributionCoroutine.Root(
+            tfd.HalfNormal(tf.constant(3.0, tf.float64), name="tau"))
+        yield tfd.Sample(bayesquad.Convolved(tfd.Exponential(1 / tau),
+                                             tfd.Normal(tf.constant(0.0, tf.float64), 0.3)),
+                         N_OBS, name="t")
+    return tfd.JointDistributionCoroutine(m)
+
+
+@pytest.fixture(scope="module")
+def sample_fit():
+    rng = np.random.default_rng(0)
+    t = rng.exponential(1.5, N_OBS) + rng.normal(0, 0.3, N_OBS)
+    dt = az.from_dict({"posterior": {"tau": rng.uniform(1.2, 1.8, (2, 10))}})
+    return _sample_model(), {"t": t}, dt
+
+
+def test_sample_wrapped_integrals_report_statuses(sample_fit):
+    model, observed, dt = sample_fit
+    c = quadrature_check(dt, model, observed, draws=20)
+    assert c.passed, c.message
+    assert f"of {20 * N_OBS} integrals" in c.message
+    # the batched path: the observed [n] must not collide with the draws' batch [20]
+    m = _model.working_model(model)
+    layout, obs = _model.make_layout(m, observed, 0)
+    obs_t = {k: tf.constant(v) for k, v in obs.items()}
+    st = Q._status_tensors(m, layout, obs_t, tf.zeros([20, 1], tf.float64))
+    assert sum(int(s.shape[0]) for s in st) == 20 * N_OBS
+
+
+def test_check_is_chunked_with_one_trace_per_setting(sample_fit, monkeypatch):
+    model, observed, dt = sample_fit
+    traces = []
+    real = _model.log_prob_fn
+
+    def counting(*a, **k):  # called by the layout's set-up and once per trace of the check
+        traces.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(_model, "log_prob_fn", counting)
+    whole = quadrature_check(dt, model, observed, draws=7, chunk_draws=7)
+    n_whole = len(traces)
+    chunked = quadrature_check(dt, model, observed, draws=7, chunk_draws=3)  # 3 + 3 + 1 (+2 pad)
+    assert len(traces) - n_whole == n_whole  # no retrace for the second and padded chunks
+    assert chunked.passed and whole.passed
+    assert abs(chunked.value - whole.value) < 1e-10  # same draws: round-off apart
+    assert chunked.message.split("; ")[1:] == whole.message.split("; ")[1:]
+    assert f"of {7 * N_OBS} integrals" in chunked.message  # padding rows not counted
+    with pytest.raises(ValueError, match="chunk_draws"):
+        quadrature_check(dt, model, observed, chunk_draws=0)
+
+
+def test_default_chunk_bounds_draws_times_observations():
+    assert Q._chunk_size(20, {"t": np.zeros(50)}) == 20
+    assert Q._chunk_size(20, {"t": np.zeros(1000)}) == Q._CHUNK_OBSERVATIONS // 1000
+    assert Q._chunk_size(20, {"t": np.zeros(5000)}) == 1  # one draw at a time, not zero
+
+
+def test_loo_on_a_single_pointwise_term_is_not_applicable():
+    rng = np.random.default_rng(1)
+    post = {"rate": rng.gamma(50.0, 0.02, (2, 100))}
+    stats = {"diverging": np.zeros((2, 100), bool)}
+    one = {"events": rng.normal(-40.0, 3.0, (2, 100))}  # one term per realisation
+    v = diagnose(az.from_dict({"posterior": post, "sample_stats": stats, "log_likelihood": one}))
+    loo = v["loo_pareto_k"]
+    assert loo.passed is None and loo.status == "n/a" and "n/a" in loo.message
+    assert math.isnan(loo.value)
+    # a variable with many terms is still checked alongside
+    many = dict(one, y=rng.normal(-1.0, 0.05, (2, 100, 30)))
+    loo = diagnose(az.from_dict({"posterior": post, "sample_stats": stats,
+                                 "log_likelihood": many}))["loo_pareto_k"]
+    assert loo.passed is True and "events: LOO n/a" in loo.message
+    assert "y: elpd_loo" in loo.message
+
+
+def test_loo_that_cannot_be_fitted_is_reported_not_failed():
+    # several terms that do not depend on the parameters: PSIS cannot fit, the check says so
+    post = {"rate": np.random.default_rng(0).normal(size=(2, 100))}
+    ll = {"obs": np.broadcast_to(np.array([-1.0, -2.0, -3.0, -0.5]), (2, 100, 4)).copy()}
+    loo = _loo_check(az.from_dict({"posterior": post, "log_likelihood": ll}), None)
+    assert loo.passed is None and "LOO failed" in loo.message
