@@ -121,7 +121,7 @@ def _auto(problem, segments, nodes, max_evals, max_levels, log, rtol, atol):
     The second pass runs only when some element needs it.
     """
     first = adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol,
-                                   bailout=2.0**-16)
+                                   bailout=2.0**-10)
     need = tf.reduce_any(tf.not_equal(first.status, 0) & tf.not_equal(first.status, 4))
 
     def rescue():
