@@ -13,88 +13,9 @@ Run: ``.venv/bin/python examples/model_survival_tvc.py``
 (about 2 minutes on 2 cores with the defaults;
 options ``--chains``, ``--warmup``, ``--draws``, ``--seed``, ``--report DIR``).
 """
-import argparse
-import importlib.util
-import os
-import sys
-import time
-
-import numpy as np
-
-import bayesquad  # noqa: F401  (silences TensorFlow's start-up logging)
-from bayesquad.diagnostics import diagnose
-from bayesquad.inference import sample
-
-NAME = "survival_tvc"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_model(name):
-    """Import ``models/<name>.py`` by path (``models/`` is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "models",
-                                                                     name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def posterior_table(dt, truth):
-    """Rows ``param truth mean sd 5% 95% r_hat ess_bulk`` from the DataTree."""
-    import arviz as az
-    ess, rhat = az.ess(dt), az.rhat(dt)
-    lines = [f"{'param':>8} {'truth':>8} {'mean':>9} {'sd':>8} {'5%':>9} {'95%':>9} "
-             f"{'r_hat':>6} {'ess_bulk':>8}"]
-    for name, true in truth.items():
-        draws = dt.posterior[name].values.ravel()
-        q5, q95 = np.quantile(draws, [0.05, 0.95])
-        lines.append(f"{name:>8} {true:8.3f} {draws.mean():9.4f} {draws.std():8.4f} "
-                     f"{q5:9.4f} {q95:9.4f} {float(rhat[name]):6.3f} "
-                     f"{float(ess[name]):8.0f}")
-    return "\n".join(lines)
-
-
-def write_report(dt, directory):
-    try:
-        from bayesquad.report import write_html
-    except ImportError:
-        print("--report: bayesquad.report is not available in this version", file=sys.stderr)
-        return
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "report.html")
-    write_html(dt, path)
-    print(f"report: {path}")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--warmup", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--report", metavar="DIR", help="write DIR/report.html")
-    args = parser.parse_args(argv)
-
-    model = load_model(NAME)
-    data = model.load_data()
-    tic = time.perf_counter()
-    dt = sample(model.build(data), model.observed(data), chains=args.chains,
-                warmup=args.warmup, draws=args.draws, seed=args.seed,
-                log_likelihood=model.POINTWISE_LOG_LIKELIHOOD)
-    wall = time.perf_counter() - tic
-    print(f"\n{NAME}: {args.chains} chains x ({args.warmup} warm-up + {args.draws} draws) in "
-          f"{wall:.0f} s (compile {dt.attrs['compile_time_s']:.0f} s, sampling "
-          f"{dt.attrs['sampling_time_s']:.0f} s)\n")
-    # The quadrature check re-evaluates every subject's integral adaptively at rtol=1e-12
-    # for each checked draw, all at once; memory grows with draws x 1,000 integrals
-    # (about 0.25 GB per 1,000 integrals), so check 5 draws instead of the default 20.
-    print(diagnose(dt, quadrature_draws=5))
-    print()
-    print(posterior_table(dt, model.TRUTH))
-    print("\nnote: these data favour k0 near 0.83 (truth 0.7); compare with a reference "
-          "posterior, not with the truth")
-    if args.report:
-        write_report(dt, args.report)
-
+from _fit_workload import run
 
 if __name__ == "__main__":
-    main()
+    run("survival_tvc", __doc__,
+        note="these data favour k0 near 0.83 (truth 0.7); compare with a "
+             "reference posterior, not with the truth")
