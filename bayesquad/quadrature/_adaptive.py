@@ -243,7 +243,7 @@ def _replay(kernel, mesh, capacity, log):
     if in_xla():
         size = capacity
     else:
-        size = tf.reduce_max(mesh["used"])
+        size = tf.maximum(tf.reduce_max(mesh["used"]), 0)  # an empty batch has no maximum
     live = tf.range(size)[None, :] < mesh["used"][:, None]
     # The errors were computed by the loop on the same nodes; only the value is replayed.
     ends = tuple(mesh[k][:, :size] for k in ("a", "b", "ac", "bc"))

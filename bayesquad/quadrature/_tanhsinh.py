@@ -212,6 +212,10 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
         bad_out = lev_bad if lev == 2 else tf.where(fresh, lev_bad, bad_out)
         limited_out = limited if lev == 2 else tf.where(fresh, limited, limited_out)
         done = done | ok | lev_bad
+    # Count what this element costs on its own: the first phase is always evaluated in
+    # full, the second only for elements that needed it.
+    first_count = 2 * count + count * sum(groups[lev][0].size for lev in first)
+    evals_out = tf.where(evals_out <= first_count, first_count, lev_evals)
     failed = tf.where(limited_out, int(Status.ROUNDOFF), int(Status.BUDGET_EXHAUSTED))
     return finalize(problem, segments, value, error, bad_out, evals_out, log, rtol, atol,
                     failed=failed)
