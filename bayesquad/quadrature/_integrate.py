@@ -7,6 +7,7 @@ from bayesquad.quadrature._adaptive import _DEFAULT_BUDGET, adaptive_gauss_kronr
 from bayesquad.quadrature._fixed import fixed_quadrature
 from bayesquad.quadrature._montecarlo import monte_carlo
 from bayesquad.quadrature._segments import build_segments
+from bayesquad.quadrature._status import Status
 from bayesquad.quadrature._tanhsinh import tanh_sinh
 from bayesquad.quadrature._validate import prepare
 
@@ -122,15 +123,17 @@ def _auto(problem, segments, nodes, max_evals, max_levels, log, rtol, atol):
     """
     first = adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol,
                                    bailout=2.0**-10)
-    need = tf.reduce_any(tf.not_equal(first.status, 0) & tf.not_equal(first.status, 4))
+    converged = int(Status.CONVERGED)
+    invalid = int(Status.INVALID_LIMITS)  # no other method can repair the inputs
+    need = tf.reduce_any(tf.not_equal(first.status, converged) & tf.not_equal(first.status, invalid))
 
     def rescue():
         second = tanh_sinh(problem, segments, max_levels, log, rtol, atol,
                            skip_converged=False)
-        better = tf.equal(second.status, 0) | (
-            tf.not_equal(first.status, 0) & (second.error < first.error)
+        better = tf.equal(second.status, converged) | (
+            tf.not_equal(first.status, converged) & (second.error < first.error)
         )
-        better &= tf.not_equal(first.status, 4)
+        better &= tf.not_equal(first.status, invalid)
         pick = lambda a, b: tf.where(better, b, a)  # noqa: E731
         return (
             pick(first.value, second.value),

@@ -44,7 +44,6 @@ def monte_carlo(problem, segments, method, samples, seed, log, rtol, atol):
     n = samples or _DEFAULT_SAMPLES
     dtype = problem.dtype
     count = segments.count
-    batch_rank = problem.batch_shape.rank
     seed = _seed(seed)
     if method == "qmc":
         reps = _REPLICATES
@@ -77,5 +76,4 @@ def monte_carlo(problem, segments, method, samples, seed, log, rtol, atol):
     error = tf.sqrt(var)
     if log:
         value, error = tf.math.log(value) + shift, tf.math.log(error) + shift
-    del batch_rank
     return finalize(problem, segments, value, error, bad, count * reps * per, log, rtol, atol)
