@@ -114,8 +114,11 @@ def _loo_check(dt, k_threshold):
     passed = bool(worst <= thr)
     if failed and passed:
         passed = None
-    msg = "; ".join(parts) + ("" if passed else ": LOO is unreliable for those observations "
-                              "(influential points or a misspecified model)")
+    # only a measured large k says something about the observations; a LOO that could
+    # not run (passed None) says nothing about them
+    msg = "; ".join(parts) + ("" if passed is not False else
+                              ": LOO is unreliable for those observations (influential "
+                              "points or a misspecified model)")
     return Check("loo_pareto_k", worst, float(thr), passed, msg)
 
 

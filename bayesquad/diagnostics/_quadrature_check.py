@@ -73,19 +73,34 @@ def _status_tensors(model, layout, obs, z):
     by_name = _model._by_name(model, dists)  # pylint: disable=protected-access
     out = []
     for name, dist in by_name.items():
-        inner, x = dist, tf.convert_to_tensor(values[name])
-        while True:
-            fn = getattr(inner, "quadrature_status", None)
-            if fn is not None or not hasattr(inner, "distribution"):
-                break
-            if isinstance(inner, _model._WRAPPERS[1]):  # pylint: disable=protected-access
-                x = _sample_dims_first(inner, x)
-            inner = inner.distribution
-        if fn is None:
-            continue
+        out.extend(_statuses_within(dist, tf.convert_to_tensor(values[name])))
+    return out
+
+
+def _statuses_within(dist, x):
+    """Statuses of ``dist`` or of the integral-defined distributions it is built from.
+
+    Walks ``Independent``/``Sample`` wrappers and mixture components (``tfd.Mixture``'s
+    ``components``, ``MixtureSameFamily``'s ``components_distribution``), where W1's
+    normalised shapes live.
+    """
+    fn = getattr(dist, "quadrature_status", None)
+    if fn is not None:
         # some distributions' integrals depend on the value (quadrature_status(x))
         status = fn(x) if _takes_argument(fn) else fn()
-        out.append(tf.reshape(tf.cast(status, tf.int32), [-1]))  # counts only: order is moot
+        return [tf.reshape(tf.cast(status, tf.int32), [-1])]  # counts only: order is moot
+    if isinstance(dist, _model._WRAPPERS[1]):  # pylint: disable=protected-access
+        return _statuses_within(dist.distribution, _sample_dims_first(dist, x))
+    if hasattr(dist, "distribution"):
+        return _statuses_within(dist.distribution, x)
+    out = []
+    for component in getattr(dist, "components", None) or ():
+        out.extend(_statuses_within(component, x))
+    inner = getattr(dist, "components_distribution", None)
+    if inner is not None:
+        # the components' batch has one more axis than x: statuses are counts, so the
+        # value-dependent ones see x broadcast against it
+        out.extend(_statuses_within(inner, x[..., None]))
     return out
 
 

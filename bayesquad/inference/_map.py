@@ -4,7 +4,6 @@ import collections
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad._tf import tfp
 from bayesquad.inference import _datatree, _model, _registry
 from bayesquad.inference._cache import cached
 
@@ -42,66 +41,93 @@ datatree : xarray.DataTree
 """
 
 
-def _objective(log_prob, scale):
-    # Scaling by 1/N keeps the gradient O(1); L-BFGS's first line search fails on a raw
-    # 20,000-event log-likelihood (STACK.md).
-    def value_and_grad(z):
-        return tfp.math.value_and_gradient(lambda zz: -log_prob(zz) / scale, z)
-    return value_and_grad
-
-
-def _compiled_lbfgs(model, layout, scale, max_iterations, tolerance, jit):
+def _compiled_value_and_grad(model, layout, jit):
+    """``f(z [S, D], obs) -> (log p [S], d log p / dz [S, D])``, compiled once per model."""
     def build():
-        def run(starts, obs):
+        def value_and_grad(z, obs):
             log_prob = _model.log_prob_fn(model, layout, obs)
-            return tfp.optimizer.lbfgs_minimize(
-                _objective(log_prob, scale), starts, max_iterations=max_iterations,
-                tolerance=tolerance, f_relative_tolerance=0.0, x_tolerance=0.0)
-        return tf.function(run, jit_compile=bool(jit), autograph=False)
-    return cached(model, ("lbfgs", layout, scale, max_iterations, tolerance, bool(jit)), build)
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                lp = log_prob(z)
+            return lp, tape.gradient(lp, z)
+        return tf.function(value_and_grad, jit_compile=bool(jit), autograph=False)
+    return cached(model, ("value_and_grad", layout, bool(jit)), build)
 
 
-def _compiled_hessian(model, layout):
-    def build():
-        def hessian(z, obs):
-            log_prob = _model.log_prob_fn(model, layout, obs)
-            with tf.GradientTape() as outer:
-                outer.watch(z)
-                with tf.GradientTape() as inner:
-                    inner.watch(z)
-                    lp = log_prob(z)
-                g = inner.gradient(lp, z)
-            return -outer.jacobian(g, z)
-        return tf.function(hessian, autograph=False)
-    return cached(model, ("hessian", layout), build)
+def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):
+    """scipy's L-BFGS-B on ``-log p / scale`` from one start; ``(z, success, message, nit,
+    nfev)``.
+
+    Scaling by 1/N keeps the gradient O(1) (a raw 20,000-event log-likelihood defeats the
+    first line search).  Non-finite values become a large finite one with no gradient, so
+    that the line search backs off instead of stopping.
+    """
+    dtype = start.dtype
+    worst = [np.inf]
+
+    def fun(z):
+        lp, grad = value_and_grad(z[None].astype(dtype))
+        f, g = -float(lp[0]) / scale, -np.asarray(grad[0], np.float64) / scale
+        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+            return (1e10 if not np.isfinite(worst[0]) else worst[0] + 1e10), np.zeros_like(g)
+        worst[0] = f if not np.isfinite(worst[0]) else max(worst[0], f)
+        return f, g
+
+    import scipy.optimize  # pylint: disable=import-outside-toplevel
+    z = np.asarray(start, np.float64)
+    nit = nfev = 0
+    for _ in range(_RESTARTS):
+        # L-BFGS-B's line search sometimes gives up far from the mode; a restart from that
+        # point, with fresh curvature history, then converges.
+        res = scipy.optimize.minimize(fun, z, jac=True, method="L-BFGS-B",
+                                      options={"maxiter": int(max_iterations),
+                                               "gtol": float(tolerance), "ftol": 1e-15,
+                                               "maxcor": 20})
+        z, nit, nfev = res.x, nit + int(res.nit), nfev + int(res.nfev)
+        if res.success or "ABNORMAL" not in str(res.message).upper():
+            break
+    grad_norm = float(np.max(np.abs(fun(z)[1])))
+    success = bool(res.success) and grad_norm <= max(10 * float(tolerance), 1e-6)
+    return z.astype(dtype), success, str(res.message), nit, nfev
+
+
+def _fd_hessian(value_and_grad, z, rel_step=1e-5):
+    """Hessian of ``log p`` by central differences of the exact gradient (2 D gradients).
+
+    Relative accuracy ~1e-6 (truncation h^2 against rounding eps/h), ample for a Laplace
+    covariance or an initial metric, and no second compilation.
+    """
+    dim = z.size
+    h = rel_step * np.maximum(1.0, np.abs(z))
+    points = np.concatenate([z + np.diag(h), z - np.diag(h)]).astype(z.dtype)
+    _, grads = value_and_grad(points)
+    grads = np.asarray(grads, np.float64)
+    hess = (grads[:dim] - grads[dim:]) / (2.0 * h[:, None])
+    return 0.5 * (hess + hess.T)
 
 
 def map_unconstrained(model, layout, obs, *, starts, max_iterations=500, tolerance=1e-8,
                       jit=True):
-    """Run batched L-BFGS from each row of ``starts`` ([S, D]); return the best proper mode.
+    """Run L-BFGS from each row of ``starts`` ([S, D]); return the best proper mode.
 
     Returns ``(z, log_prob, converged, n_iter, n_eval, cov, message)`` as numpy values, where
     ``cov`` is the Laplace covariance (NaN if the Hessian is not positive definite).
     """
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     scale = float(_model.num_observations(obs))
-    run = _compiled_lbfgs(model, layout, scale, int(max_iterations), float(tolerance), jit)
-    position = tf.convert_to_tensor(starts, layout.dtype)
-    n_iter = n_eval = 0
-    for _ in range(_RESTARTS):
-        # TFP's Hager-Zhang line search sometimes gives up far from the mode (seen on a
-        # 2-parameter normal model); a restart from that point, with fresh curvature
-        # history, then converges.
-        res = run(position, obs_t)
-        n_iter += int(res.num_iterations.numpy())
-        n_eval += int(res.num_objective_evaluations.numpy())
-        position = res.position
-        if not np.any(res.failed.numpy() & ~res.converged.numpy()):
-            break
-    values = -res.objective_value.numpy() * scale
+    compiled = _compiled_value_and_grad(model, layout, jit)
+
+    def value_and_grad(z):
+        lp, grad = compiled(tf.constant(z), obs_t)
+        return lp.numpy(), grad.numpy()
+
+    runs = [_lbfgs(value_and_grad, np.asarray(start), scale, max_iterations, tolerance)
+            for start in np.asarray(starts)]
+    positions = np.stack([r[0] for r in runs])
+    values, _ = value_and_grad(positions)
     values = np.where(np.isfinite(values), values, -np.inf)
-    conv, fail = res.converged.numpy(), res.failed.numpy()
-    hessian = _compiled_hessian(model, layout)
+    conv = np.array([r[1] for r in runs])
+    n_iter, n_eval = sum(r[3] for r in runs), sum(r[4] for r in runs)
     # Prefer the highest point that is a proper mode (converged, positive-definite Hessian)
     # over a higher one that is not: a fixed quadrature rule can create a spurious,
     # unbounded "mode" (e.g. a peak shape narrowed to nothing outside its window, where its
@@ -110,25 +136,21 @@ def map_unconstrained(model, layout, obs, *, starts, max_iterations=500, toleran
     for idx in np.argsort(-values, kind="stable"):
         if not np.isfinite(values[idx]) and candidates:
             break
-        hess = hessian(tf.constant(res.position.numpy()[idx], layout.dtype), obs_t).numpy()
-        cov, hess_msg = laplace_covariance(hess)
+        cov, hess_msg = laplace_covariance(-_fd_hessian(value_and_grad, positions[idx]))
         candidates.append((int(idx), cov, hess_msg))
         if conv[idx] and not hess_msg:
             break
     proper = [c for c in candidates if conv[c[0]] and not c[2]]
     best, cov, hess_msg = proper[0] if proper else candidates[0]
-    z = res.position.numpy()[best]
+    z = positions[best]
     converged = bool(conv[best])
-    failed = bool(fail[best])
     if proper and best != candidates[0][0]:
         hess_msg = (f"a higher but improper optimum (log density {values[candidates[0][0]]:.4g},"
                     f" not converged or Hessian not positive definite) was set aside")
     if converged:
         message = "converged (gradient norm below tolerance)"
-    elif failed:
-        message = "line search failed; the point may still be close to the mode"
     else:
-        message = f"stopped after max_iterations={max_iterations}"
+        message = f"not converged ({runs[best][2]}); the point may still be close to the mode"
     if hess_msg:
         message += "; " + hess_msg
     return z, float(values[best]), converged, n_iter, n_eval, cov, message
@@ -170,8 +192,9 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     seed : int
         Seeds the prior draws used as extra starting points and the Laplace draws.
     num_starts : int
-        L-BFGS runs in one batch: from the unconstrained origin and from ``num_starts - 1``
-        prior draws; the best final log density wins.
+        L-BFGS runs (scipy's L-BFGS-B on a compiled log density and gradient): from the
+        unconstrained origin and from ``num_starts - 1`` prior draws; the best proper mode
+        wins.
     max_iterations : int
     tolerance : float
         Gradient-norm tolerance on the objective ``-log p / N`` (N = number of observed
@@ -179,9 +202,8 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     laplace_draws : int
         Draws of the Laplace approximation stored in ``result.datatree`` (0: none).
     jit : bool
-        XLA-compile the optimiser.  Off by default: the optimiser runs once, and XLA's
-        compile time (tens of seconds for L-BFGS) exceeds what it saves except on very
-        large data.
+        XLA-compile the log density and gradient that scipy's L-BFGS-B calls (one compile of
+        a few seconds; worth it for large data).
 
     Returns
     -------

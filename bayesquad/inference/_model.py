@@ -283,11 +283,14 @@ def prior_draws(model, layout, obs, n, seed):
     Notes
     -----
     Drawing one point per call avoids relying on the model batching; it needs every
-    unobserved variable's distribution to implement ``sample``.
+    unobserved variable's distribution to implement ``sample``.  The observed variables are
+    pinned to their data rather than drawn: drawing them can cost seconds (inverse-CDF
+    sampling of 20,000 events) and their values are not used.
     """
     zs = []
+    pinned = {k: tf.constant(v) for k, v in obs.items()}
     for i in range(n):
-        s = model.sample(seed=tfp.random.split_seed((seed, 11), n=n)[i])
+        s = model.sample(seed=tfp.random.split_seed((seed, 11), n=n)[i], **pinned)
         vals = _by_name(model, s)
         zs.append(unconstrain(model, layout, obs, {k: vals[k] for k in layout.names}))
     return tf.stack(zs)

@@ -16,6 +16,7 @@ same dynamics as NUTS on ``z`` with inverse mass matrix ``scale**2`` (or ``L L^T
 import numpy as np
 
 from bayesquad._tf import tf, tfp
+from bayesquad.inference import _nuts_kernel
 
 __all__ = ["warmup_schedule", "initial_state", "make_run_chunk", "INFO_NAMES"]
 
@@ -159,35 +160,96 @@ def _dual_averaging(state, accept, target_accept):
     return dict(state, da_count=t, h_bar=h_bar, log_eps=log_eps, log_eps_bar=log_eps_bar)
 
 
-def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
-    """Build ``run_chunk(state, n, warmup, slow_start, window_ends, target_accept)``.
-
-    ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
-    compiled; the caller wraps it in ``tf.function``) advances ``state`` by ``n <= chunk_size``
-    steps and returns ``(new_state, info)``, where ``info`` holds ``chunk_size`` rows of
-    per-step values (rows past ``n`` are zeros).
-    """
+def _tfp_kernel(log_prob, max_tree_depth, dense):
+    """``(bootstrap, step)`` over TFP's NoUTurnSampler: chains batched in lockstep."""
     def kernel(state, step_size):
         return tfp.mcmc.NoUTurnSampler(
             target_log_prob_fn=lambda y: log_prob(_to_z(state, y, dense)),
             step_size=step_size, max_tree_depth=max_tree_depth)
 
+    def bootstrap(state, y, eps):
+        return kernel(state, eps).bootstrap_results(y)
+
+    def step(state, y, kr, eps, seed):
+        kr = kr._replace(step_size=tf.nest.map_structure(lambda _: eps, kr.step_size))
+        y, kr = kernel(state, eps).one_step(y, kr, seed=seed)
+        dtype = y.dtype
+        accept = tf.minimum(tf.exp(tf.where(tf.math.is_nan(kr.log_accept_ratio),
+                                            tf.constant(-np.inf, dtype),
+                                            kr.log_accept_ratio)), 1.0)
+        info = {"lp": kr.target_log_prob, "diverging": kr.has_divergence,
+                "energy": -kr.energy, "n_steps": tf.cast(kr.leapfrogs_taken, tf.int32),
+                "reach_max_depth": kr.reach_max_depth, "acceptance_rate": accept}
+        return y, kr, info
+
+    def carried(kr):
+        return kr.target_log_prob, kr.grads_target_log_prob[0]
+
+    def with_carried(kr, lp, grad):
+        return kr._replace(target_log_prob=lp, grads_target_log_prob=[grad])
+    return bootstrap, step, carried, with_carried
+
+
+def _lean_kernel(log_prob, max_tree_depth, dense):
+    """``(bootstrap, step)`` over :func:`_nuts_kernel.transition`, for one chain."""
+    def value_and_grad_fn(state):
+        def value_and_grad(y):
+            with tf.GradientTape() as tape:
+                tape.watch(y)
+                lp = log_prob(_to_z(state, y[None], dense))[0]
+            return lp, tape.gradient(lp, y)
+        return value_and_grad
+
+    def bootstrap(state, y, eps):
+        del eps
+        return value_and_grad_fn(state)(y[0])
+
+    def step(state, y, carry, eps, seed):
+        q, lp, grad, info = _nuts_kernel.transition(
+            value_and_grad_fn(state), y[0], carry[0], carry[1], eps, seed, max_tree_depth)
+        info = {"lp": lp[None], "diverging": info["diverging"][None],
+                "energy": info["energy"][None], "n_steps": info["n_steps"][None],
+                "reach_max_depth": info["reach_max_depth"][None],
+                "acceptance_rate": info["accept"][None]}
+        return q[None], (lp, grad), info
+
+    def carried(carry):
+        return carry[0][None], carry[1][None]
+
+    def with_carried(carry, lp, grad):
+        del carry
+        return lp[0], grad[0]
+    return bootstrap, step, carried, with_carried
+
+
+def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, lean=True):
+    """Build ``run_chunk(state, n, warmup, slow_start, window_ends, target_accept)``.
+
+    ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
+    compiled; the caller wraps it in ``tf.function``) advances ``state`` by ``n <= chunk_size``
+    steps and returns ``(new_state, info)``, where ``info`` holds ``chunk_size`` rows of
+    per-step values (rows past ``n`` are zeros).  A state of one chain uses the lean kernel
+    of :mod:`_nuts_kernel` (unless ``lean=False``); several chains move in lockstep
+    through TFP's ``NoUTurnSampler``.
+    """
     def run_chunk(state, n, warmup, slow_start, window_ends, target_accept):
         state = dict(state)
         dtype = state["y"].dtype
         target_accept = tf.cast(target_accept, dtype)
+        one_chain = lean and state["y"].shape[0] == 1
+        bootstrap, kernel_step, carried, with_carried = (
+            _lean_kernel if one_chain else _tfp_kernel)(log_prob, max_tree_depth, dense)
 
         def eps_of(st, i):
             return tf.exp(tf.where(i < warmup, st["log_eps"], st["log_eps_bar"]))
 
         i0 = state["step"]
         y0 = state["y"]
-        kr0 = kernel(state, eps_of(state, i0)).bootstrap_results(y0)
+        kr0 = bootstrap(state, y0, eps_of(state, i0))
         fresh = tf.equal(i0, 0)
-        kr0 = kr0._replace(
-            target_log_prob=tf.where(fresh, kr0.target_log_prob, state["target_lp"]),
-            grads_target_log_prob=[tf.where(fresh, kr0.grads_target_log_prob[0],
-                                            state["target_grad"])])
+        lp_b, grad_b = carried(kr0)
+        kr0 = with_carried(kr0, tf.where(fresh, lp_b, state["target_lp"]),
+                           tf.where(fresh, grad_b, state["target_grad"]))
         bufs = {k: tf.TensorArray(tf.bool if k in ("diverging", "reach_max_depth") else
                                   (tf.int32 if k == "n_steps" else dtype), size=chunk_size)
                 for k in INFO_NAMES}
@@ -196,16 +258,10 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
             i = i0 + j
             eps = eps_of(st, i)
             seed = tf.random.experimental.stateless_fold_in(st["seed"], i)
-            kr = kr._replace(step_size=tf.nest.map_structure(lambda _: eps, kr.step_size))
-            y, kr = kernel(st, eps).one_step(y, kr, seed=seed)
+            y, kr, info = kernel_step(st, y, kr, eps, seed)
             z = _to_z(st, y, dense)
-            accept = tf.minimum(tf.exp(tf.where(tf.math.is_nan(kr.log_accept_ratio),
-                                                tf.constant(-np.inf, dtype),
-                                                kr.log_accept_ratio)), 1.0)
-            info = {"z": z, "lp": kr.target_log_prob, "diverging": kr.has_divergence,
-                    "energy": -kr.energy, "step_size": tf.fill(tf.shape(accept), eps),
-                    "n_steps": tf.cast(kr.leapfrogs_taken, tf.int32),
-                    "reach_max_depth": kr.reach_max_depth, "acceptance_rate": accept}
+            accept = info["acceptance_rate"]
+            info = dict(info, z=z, step_size=tf.fill(tf.shape(accept), eps))
             bufs = {k: bufs[k].write(j, info[k]) for k in INFO_NAMES}
             in_warmup = i < warmup
             st = tf.cond(in_warmup,
@@ -218,8 +274,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
             def remetric():
                 new = _new_metric(st, dense)
                 new_y = _to_y(new, z, dense)
-                new_kr = kernel(new, eps_of(new, i + 1)).bootstrap_results(new_y)
-                return new, new_y, new_kr
+                return new, new_y, bootstrap(new, new_y, eps_of(new, i + 1))
             st, y, kr = tf.cond(window_end, remetric, lambda: (st, y, kr))
             return j + 1, st, y, kr, bufs
 
@@ -227,8 +282,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
             lambda j, *_: j < n, body, (tf.constant(0, tf.int32), state, y0, kr0, bufs),
             maximum_iterations=chunk_size)
         state["y"] = y
-        state["target_lp"] = kr.target_log_prob
-        state["target_grad"] = kr.grads_target_log_prob[0]
+        state["target_lp"], state["target_grad"] = carried(kr)
         state["step"] = i0 + n
         return state, {k: b.stack() for k, b in bufs.items()}
     return run_chunk

@@ -6,15 +6,16 @@ import time
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.inference import _checkpoint, _datatree, _map, _model, _nuts, _registry
+from bayesquad.inference import _chains, _checkpoint, _datatree, _map, _model, _nuts, _registry
 from bayesquad.inference._cache import cached, reference_settings_now
-from bayesquad.inference._progress import progress_bar
 
 __all__ = ["sample", "LOG_LIKELIHOOD_BUDGET"]
 
-#: Largest pointwise log-likelihood (draws x observations) stored by default: 200 MB in
-#: float64.  Larger runs are thinned; see ``sample``'s ``log_likelihood`` argument.
-LOG_LIKELIHOOD_BUDGET = 25_000_000
+#: Largest pointwise log-likelihood (draws x observations) stored by default: 64 MB in
+#: float64 (W1's 4 x 1000 draws x 20,000 events keep every 10th draw, 400 draws: enough for
+#: PSIS, whose Pareto-k fit needs ~100).  Larger runs are thinned; see ``sample``'s
+#: ``log_likelihood`` argument.  The budget bounds the saved netCDF file and LOO's time.
+LOG_LIKELIHOOD_BUDGET = 8_000_000
 
 def _base_seed(seed):
     seed = int(seed)
@@ -100,7 +101,7 @@ def _stack_infos(infos, warmup, total, chains):
 
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
-           checkpoint=None, log_likelihood=True, chunk_size=50):
+           checkpoint=None, log_likelihood=True, chunk_size=50, chain_method="parallel"):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -110,7 +111,6 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     observed : dict
         Data by variable name; each value must have the shape the model generates.
     chains, warmup, draws : int
-        Chains run in lockstep in one compiled graph.
     seed : int
         The same seed (and settings) gives bit-identical draws on the same machine and
         library versions.
@@ -140,6 +140,13 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     chunk_size : int
         Steps per compiled call: the unit of progress updates and checkpoints.  It does not
         change the draws (the full sampler state is carried between chunks).
+    chain_method : {"parallel", "vectorized"}
+        ``"parallel"``: every chain is its own sampler with its own adaptation, and chains
+        run concurrently in threads (one compiled function, called per chain).
+        ``"vectorized"``: all chains move in lockstep in one compiled call and share one
+        step size and metric, adapted on their pooled draws.  Parallel is faster on a CPU
+        (a lockstep transition costs as many gradients as the longest trajectory among the
+        chains); vectorized adapts a better metric from short warm-ups.
 
     Returns
     -------
@@ -159,6 +166,10 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     """
     _check_settings(chains, warmup, draws, target_accept, max_tree_depth, init, log_likelihood,
                     chunk_size)
+    if chain_method not in _chains.CHAIN_METHODS:
+        raise ValueError(f"chain_method must be one of {_chains.CHAIN_METHODS}, got "
+                         f"{chain_method!r}")
+    sizes = _chains.group_sizes(chains, chain_method)
     times = {"start": time.perf_counter()}
     user_model, model = model, _model.working_model(model)
     layout, obs = _model.make_layout(model, observed, seed)
@@ -167,35 +178,40 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                 "seed": int(seed), "init": init if isinstance(init, str) else "dict",
                 "target_accept": float(target_accept), "max_tree_depth": max_tree_depth,
                 "dense_mass": int(bool(dense_mass)), "jit": int(bool(jit)), "chunk_size": chunk_size,
+                "chain_method": chain_method,
                 "names": list(layout.names), "dtype": layout.dtype.name}
-    state, infos = (None, [])
+    stacked, infos = (None, [])
     if checkpoint is not None:
-        state, infos = _checkpoint.load(str(checkpoint), _checkpoint.fingerprint(settings, obs))
+        stacked, infos = _checkpoint.load(str(checkpoint),
+                                          _checkpoint.fingerprint(settings, obs))
     init_message = "resumed from checkpoint"
-    if state is None:
+    if stacked is None:
         z0, metric, init_message = _initial_points(model, layout, obs, init, chains, seed,
                                                    dense_mass)
-        state = _nuts.initial_state(z0, _base_seed(seed), dense_mass, metric)
+        seeds = _chains.group_seeds(_base_seed(seed), len(sizes))
+        states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
         if checkpoint is not None:
-            _checkpoint.save_initial(str(checkpoint), state)
+            _checkpoint.save_initial(str(checkpoint), _chains.stack(states))
+    else:
+        states = _chains.unstack(stacked)
     times["init"] = time.perf_counter()
 
     slow_start, ends = _nuts.warmup_schedule(warmup)
     fixed = (tf.constant(warmup, tf.int32), tf.constant(slow_start, tf.int32),
              tf.constant(_nuts.padded_window_ends(ends)),
              tf.constant(target_accept, layout.dtype))
-    run = _compiled(model, layout, chains, chunk_size, max_tree_depth, dense_mass, jit)
-    as_tensors = lambda st: {k: tf.constant(v) for k, v in st.items()}  # noqa: E731
-    run(as_tensors(state), obs_t, tf.constant(0, tf.int32), *fixed)  # compile only
+    run = _compiled(model, layout, sizes[0], chunk_size, max_tree_depth, dense_mass, jit)
+    run({k: tf.constant(v) for k, v in states[0].items()}, obs_t, tf.constant(0, tf.int32),
+        *fixed)  # compile only
     times["compiled"] = time.perf_counter()
 
     total = warmup + draws
     step_time = {"warmup": 0.0, "sampling": 0.0}
     divergences = sum(int(i["diverging"].sum()) for i in infos)
     try:
-        state, divergences = _run_chunks(run, state, infos, obs_t, fixed, total, warmup,
-                                         chunk_size, checkpoint, progress, step_time,
-                                         divergences)
+        states, divergences = _chains.run_chunks(run, states, infos, obs_t, fixed, total,
+                                                 warmup, chunk_size, checkpoint, progress,
+                                                 step_time, divergences)
     except KeyboardInterrupt:
         if checkpoint is not None:
             print(f"interrupted: every finished chunk is saved in {str(checkpoint)!r}; call "
@@ -213,7 +229,8 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     run_id = _registry.register(user_model)
     attrs = {**{k: (v if not isinstance(v, list) else ",".join(v)) for k, v in settings.items()},
              "init_message": init_message, "bayesquad_run_id": run_id,
-             "final_step_size": float(np.exp(state["log_eps_bar"])),
+             # the mean over chain groups (one group per chain when parallel)
+             "final_step_size": float(np.mean([np.exp(st["log_eps_bar"]) for st in states])),
              "log_likelihood_thin": int(thin),
              "compile_time_s": times["compiled"] - times["init"],
              "init_time_s": times["init"] - times["start"],
@@ -223,31 +240,6 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
              "quadrature_settings": _quadrature_settings()}
     return _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
                            log_likelihood=ll, log_likelihood_draws=ll_draws, attrs=attrs)
-
-
-def _run_chunks(run, state, infos, obs_t, fixed, total, warmup, chunk_size, checkpoint,
-                progress, step_time, divergences):
-    """Advance ``state`` chunk by chunk to ``total`` steps, appending each chunk's info."""
-    as_tensors = lambda st: {k: tf.constant(v) for k, v in st.items()}  # noqa: E731
-    with progress_bar(total, warmup, enabled=progress) as update:
-        update(int(state["step"]), divergences)
-        while int(state["step"]) < total:
-            step = int(state["step"])
-            n = min(chunk_size, total - step)
-            tic = time.perf_counter()
-            new_state, info = run(as_tensors(state), obs_t, tf.constant(n, tf.int32), *fixed)
-            state = {k: v.numpy() for k, v in new_state.items()}
-            info = {k: v.numpy()[:n] for k, v in info.items()}
-            elapsed = time.perf_counter() - tic
-            n_warm = max(0, min(n, warmup - step))
-            step_time["warmup"] += elapsed * n_warm / n
-            step_time["sampling"] += elapsed * (n - n_warm) / n
-            infos.append(info)
-            if checkpoint is not None:
-                _checkpoint.save_chunk(str(checkpoint), len(infos) - 1, state, info)
-            divergences += int(info["diverging"][max(0, warmup - step):].sum())
-            update(int(state["step"]), divergences)
-    return state, divergences
 
 
 def _log_likelihood(model, layout, obs, infos, warmup, total, chains, log_likelihood):

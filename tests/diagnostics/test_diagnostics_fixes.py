@@ -98,3 +98,25 @@ def test_loo_that_cannot_be_fitted_is_reported_not_failed():
     ll = {"obs": np.broadcast_to(np.array([-1.0, -2.0, -3.0, -0.5]), (2, 100, 4)).copy()}
     loo = _loo_check(az.from_dict({"posterior": post, "log_likelihood": ll}), None)
     assert loo.passed is None and "LOO failed" in loo.message
+
+
+def test_mixture_components_report_statuses():
+    # W1's normalised shapes sit inside a tfd.Mixture: their integrals must be counted
+    def m():
+        mu = yield tfd.JointDistributionCoroutine.Root(
+            tfd.Normal(tf.constant(5.0, tf.float64), 1.0, name="mu"))
+        peak = bayesquad.Normalized(lambda x, mu: -0.5 * (x - mu) ** 2, 0.0, 10.0,
+                                    params={"mu": mu})
+        flat = bayesquad.Normalized(lambda x, mu: -0.1 * x + 0.0 * mu, 0.0, 10.0,
+                                    params={"mu": mu})
+        weights = tf.stack([0.3 + 0.0 * mu, 0.7 + 0.0 * mu], axis=-1)  # batch like mu
+        mix = tfd.Mixture(tfd.Categorical(probs=weights), [peak, flat])
+        yield tfd.Sample(mix, 20, name="x")
+    model = tfd.JointDistributionCoroutine(m)
+    x = np.linspace(1.0, 9.0, 20)
+    layout, obs = _model.make_layout(model, {"x": x})
+    obs_t = {"x": tf.constant(obs["x"])}
+    z = _model.unconstrain(model, layout, obs_t, {"mu": np.float64(5.0)})[None]
+    statuses = Q._status_tensors(model, layout, obs_t, z)
+    assert len(statuses) == 2  # one per Normalized component
+    assert all(int(tf.reduce_max(s)) == int(bayesquad.Status.CONVERGED) for s in statuses)

@@ -1,0 +1,216 @@
+"""``bayesquad fit`` and ``bayesquad report``: run a fit, write its outputs, rebuild a report.
+
+The outputs of a fit directory: ``posterior.nc`` (the DataTree, with the stored verdict and
+``cli_*`` attrs saying what was run), ``summary.csv`` and ``report.html``.
+"""
+import os
+import pathlib
+import shlex
+import sys
+import warnings
+
+from bayesquad._cli_inputs import InputError, load_inputs, one_line
+
+__all__ = ["POSTERIOR", "REPORT", "SUMMARY", "rebuild_report", "run_fit"]
+
+POSTERIOR, SUMMARY, REPORT = "posterior.nc", "summary.csv", "report.html"
+
+_SHOWN_ROWS = 20  # summary rows printed; the CSV has all of them
+
+
+def _out_dir(path):
+    out = pathlib.Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out '{path}' exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output directory '{path}': "
+                         f"{err.strerror or one_line(err)}") from err
+    if not os.access(out, os.W_OK):
+        raise InputError(f"the output directory '{path}' is not writable")
+    return out
+
+
+def _plan(args):
+    if args.method == "nuts":
+        return (f"NUTS: {args.chains} chain{'s' if args.chains > 1 else ''} x "
+                f"({args.warmup} warm-up + {args.draws} draws), seed {args.seed}"
+                + ("" if args.jit else ", no XLA"))
+    if args.method == "vi":
+        return (f"VI: {args.vi_family} Gaussian, {args.vi_steps} steps, {args.draws} draws, "
+                f"seed {args.seed}")
+    return f"MAP + Laplace approximation ({args.draws} draws), seed {args.seed}"
+
+
+def _fit(args, inputs, out):
+    """Run the chosen method; return the DataTree.  Its ValueErrors are input errors."""
+    from bayesquad.inference import find_map, fit_vi, sample
+    try:
+        if args.method == "nuts":
+            return sample(inputs.model, inputs.observed, chains=args.chains,
+                          warmup=args.warmup, draws=args.draws, seed=args.seed,
+                          init=args.init, target_accept=args.target_accept,
+                          max_tree_depth=args.max_tree_depth, jit=args.jit,
+                          progress=not args.quiet,
+                          checkpoint=str(out / "checkpoint") if args.checkpoint else None,
+                          log_likelihood=inputs.pointwise_log_likelihood and args.loo)
+        if args.method == "vi":
+            return fit_vi(inputs.model, inputs.observed, family=args.vi_family,
+                          steps=args.vi_steps, draws=args.draws, seed=args.seed,
+                          init=args.init, jit=args.jit)
+        result = find_map(inputs.model, inputs.observed, seed=args.seed,
+                          laplace_draws=args.draws)
+    except ValueError as err:
+        # the inference layer raises ValueError for inputs it cannot work with (a
+        # non-finite log density at the start, a checkpoint of another run, ...)
+        raise InputError(f"{args.method} could not run: {one_line(err)}") from err
+    if "posterior" not in result.datatree.children:
+        raise InputError(f"map found a point where the Hessian is not positive definite "
+                         f"({result.message}), so there is no Laplace approximation to "
+                         f"draw from; try --method nuts")
+    return result.datatree
+
+
+def _timing(dt, method):
+    a = dt.attrs
+    if method == "nuts" and "total_time_s" in a:
+        return (f"NUTS done in {a['total_time_s']:.0f} s (start and MAP {a['init_time_s']:.0f} "
+                f"s, compile {a['compile_time_s']:.0f} s, warm-up {a['warmup_time_s']:.0f} s, "
+                f"sampling {a['sampling_time_s']:.0f} s, log-likelihood "
+                f"{a['log_likelihood_time_s']:.0f} s)\n  start: {a.get('init_message', '?')}")
+    if method == "vi":
+        return (f"VI done: ELBO {'converged' if a.get('vi_converged') else 'NOT converged'} "
+                f"(relative change {a.get('vi_relative_change', float('nan')):.3g})")
+    return f"MAP done: {a.get('map_message', '')}"
+
+
+def _summary(dt):
+    import arviz as az
+    with warnings.catch_warnings():
+        # single-chain r_hat and short-chain ESS warn; the verdict already reports them
+        warnings.simplefilter("ignore")
+        return az.summary(dt, round_to="none")
+
+
+def _summary_text(summary):
+    cols = [c for c in ("mean", "sd", "eti89_lb", "eti89_ub", "ess_bulk", "r_hat")
+            if c in summary.columns]
+    shown = summary[cols].head(_SHOWN_ROWS)
+    fmt = {c: (lambda v: f"{v:.4g}") for c in cols}
+    fmt.update({"ess_bulk": lambda v: f"{v:.0f}", "r_hat": lambda v: f"{v:.3f}"})
+    text = shown.to_string(formatters=fmt)
+    if len(summary) > _SHOWN_ROWS:
+        text += f"\n... {len(summary) - _SHOWN_ROWS} more rows in {SUMMARY}"
+    return text
+
+
+def _posterior_predictive(args, inputs, dt, warn):
+    simulate = getattr(inputs.module, "simulate", None)
+    if not args.ppc_draws or not callable(simulate):
+        return
+    from bayesquad.report import add_posterior_predictive
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            # a simulate() that fails is reported as a RuntimeWarning, the fit is kept
+            add_posterior_predictive(dt, simulate, inputs.observed_names,
+                                     draws=args.ppc_draws, seed=args.seed)
+    except Exception as err:  # noqa: BLE001 -- optional: the fit's outputs matter more
+        if args.debug:
+            raise
+        warn(f"posterior predictive check skipped: {type(err).__name__}: {one_line(err)}")
+        return
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            warn(one_line(w.message))
+
+
+def run_fit(args):
+    """The ``fit`` command (``args`` from the parser); return the exit code.
+
+    Notes
+    -----
+    The verdict is computed in this process, right after the fit, so its quadrature
+    check can re-evaluate the live model; it is stored in ``posterior.nc``, and ``report``
+    reuses it rather than diagnosing again (a saved file carries no model).  The outputs
+    are written in the order posterior.nc, summary.csv, report.html: if the report fails,
+    the fit is kept and ``bayesquad report DIR`` can retry.
+    """
+    echo = (lambda *a: None) if args.quiet else print  # noqa: E731
+
+    def warn(msg):
+        print(f"bayesquad fit: warning: {msg}", file=sys.stderr)
+
+    # the data's shapes are checked by the fit itself (its ValueError is an input error):
+    # checking them here too would cost a second eager evaluation of the model
+    inputs = load_inputs(args.model, args.data)
+    out = _out_dir(args.out)
+    title = args.title or inputs.name
+    echo(f"bayesquad fit: {inputs.name} ({inputs.model_path})")
+    echo(f"  data: {inputs.data_path}")
+    echo(f"  {_plan(args)}")
+    if args.method == "nuts":
+        first = "finding a MAP start and compiling" if args.init == "map" else "compiling"
+        echo(f"  {first} first, then sampling with a progress bar")
+    dt = _fit(args, inputs, out)
+    echo(_timing(dt, args.method))
+    from bayesquad.diagnostics import diagnose
+    from bayesquad.report import store_verdict, write_html
+    verdict = diagnose(dt)  # the model is remembered by the fit: the quadrature check runs
+    echo("")
+    echo(str(verdict))
+    _posterior_predictive(args, inputs, dt, warn)
+    store_verdict(dt, verdict)
+    dt.attrs.update({"cli_command": shlex.join(args.argv), "cli_model_file": inputs.model_path,
+                     "cli_data_file": inputs.data_path, "cli_method": args.method,
+                     "cli_title": title, "cli_cwd": os.getcwd()})
+    dt.to_netcdf(out / POSTERIOR)
+    summary = _summary(dt)
+    summary.to_csv(out / SUMMARY, index_label="parameter")
+    echo("")
+    echo(_summary_text(summary))
+    report = write_html(dt, out / REPORT, verdict=verdict, title=title, model=inputs.model,
+                        observed=inputs.observed)
+    echo("")
+    print(f"posterior: {out / POSTERIOR}")
+    print(f"summary:   {out / SUMMARY}")
+    print(f"verdict:   {'PASSED' if verdict.passed else 'FAILED'} "
+          f"(exit code {0 if verdict.passed else 1})")
+    print(f"report:    {pathlib.Path(report).resolve().as_uri()}")
+    return 0 if verdict.passed else 1
+
+
+def rebuild_report(directory, *, title=None):
+    """The ``report`` command: rewrite ``DIR/report.html`` from ``DIR/posterior.nc``."""
+    folder = pathlib.Path(directory)
+    if not folder.is_dir():
+        raise InputError(f"'{directory}' is not a directory; pass the --out directory of a "
+                         f"bayesquad fit")
+    path = folder / POSTERIOR
+    if not path.is_file():
+        raise InputError(f"'{directory}' has no {POSTERIOR}; pass the --out directory of a "
+                         f"bayesquad fit")
+    import arviz as az
+    try:
+        dt = az.from_netcdf(path)
+    except Exception as err:  # noqa: BLE001 -- a truncated or foreign file
+        raise InputError(f"cannot read '{path}': {type(err).__name__}: {one_line(err)}") \
+            from err
+    if "posterior" not in dt.children:
+        raise InputError(f"'{path}' has no posterior group; is it from bayesquad fit?")
+    from bayesquad.report import load_verdict, write_html
+    try:
+        verdict = load_verdict(dt)
+    except ValueError as err:  # an edited or damaged attr: the report says it has none
+        print(f"bayesquad report: warning: the stored verdict is unreadable ({one_line(err)})",
+              file=sys.stderr)
+        verdict = None
+    report = write_html(dt, folder / REPORT, verdict=verdict,
+                        title=title or dt.attrs.get("cli_title"))
+    if "cli_command" in dt.attrs:
+        print(f"fit: {dt.attrs['cli_command']}")
+    if verdict is not None:
+        print(f"verdict: {'PASSED' if verdict.passed else 'FAILED'} (as stored by the fit)")
+    print(f"report: {pathlib.Path(report).resolve().as_uri()}")
+    return 0

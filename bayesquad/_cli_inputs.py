@@ -1,0 +1,204 @@
+"""The command line's inputs: a model file and a data file, checked before any fitting.
+
+Every problem a user can fix (a missing file, a syntax error, a model without ``build``, a
+data file without the keys the model needs, data of the wrong shape) raises
+:class:`InputError` with one line naming the file and the problem; the command line turns
+it into exit code 2.  Nothing here imports TensorFlow until a model file is executed.
+"""
+import dataclasses
+import importlib.util
+import os
+import re
+import sys
+import zipfile
+
+__all__ = ["InputError", "Inputs", "load_data_file", "load_inputs", "load_model_file", "one_line",
+           "validate_observed"]
+
+_INTERFACE = ("a model file defines build(data, dtype) and observed(data), and usually "
+              "OBSERVED, PARAMS, DATA_KEYS (see models/README.md)")
+
+
+class InputError(Exception):
+    """A problem with the user's model file, data file or options (exit code 2)."""
+
+
+@dataclasses.dataclass
+class Inputs:
+    """A loaded model file, its data and the model built from them.
+
+    Attributes
+    ----------
+    module : module
+        The executed model file.
+    model_path, data_path : str
+        Absolute paths.
+    data : dict of numpy arrays
+        The ``.npz`` contents.
+    model : tfp.distributions.JointDistribution
+        ``module.build(data)``.
+    observed : dict
+        ``module.observed(data)``.
+    """
+
+    module: object
+    model_path: str
+    data_path: str
+    data: dict
+    model: object
+    observed: dict
+
+    @property
+    def name(self):
+        """The model's ``NAME`` if it defines one, else the file's stem."""
+        stem = os.path.splitext(os.path.basename(self.model_path))[0]
+        return str(getattr(self.module, "NAME", stem))
+
+    @property
+    def observed_names(self):
+        """``OBSERVED`` if defined, else the keys of ``observed(data)``."""
+        return tuple(getattr(self.module, "OBSERVED", tuple(self.observed)))
+
+    @property
+    def pointwise_log_likelihood(self):
+        """``POINTWISE_LOG_LIKELIHOOD`` (default True): store it for LOO."""
+        return bool(getattr(self.module, "POINTWISE_LOG_LIKELIHOOD", True))
+
+
+def one_line(err):
+    """An exception as a single line: its message with newlines folded."""
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def _display(path):
+    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+
+
+def load_model_file(path):
+    """Execute the model file at ``path``; return the module.
+
+    Raises
+    ------
+    InputError
+        The file is missing, not a ``.py`` file, does not compile or import, or lacks
+        ``build``/``observed``.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"model file '{path}' does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"model file '{path}' is a directory; pass a .py file")
+    if not path.endswith(".py"):
+        raise InputError(f"model file '{path}' is not a Python file (.py); {_INTERFACE}")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    # a unique, valid module name: two model files with the same stem must not collide
+    name = "bayesquad_model_" + re.sub(r"\W", "_", stem) + f"_{len(sys.modules)}"
+    spec = importlib.util.spec_from_file_location(name, os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    # as `python model.py` would: helpers next to the model file are importable
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)
+    sys.modules[name] = module  # dataclasses and pickling look the module up here
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        sys.modules.pop(name, None)
+        raise InputError(f"model file '{path}', line {err.lineno}: syntax error: "
+                         f"{err.msg}") from err
+    except Exception as err:  # noqa: BLE001 -- any failure of user code is an input error
+        sys.modules.pop(name, None)
+        raise InputError(f"model file '{path}' failed to import: {type(err).__name__}: "
+                         f"{one_line(err)}") from err
+    finally:
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
+    for attr in ("build", "observed"):
+        if not callable(getattr(module, attr, None)):
+            raise InputError(f"model file '{path}' defines no {attr}() function; {_INTERFACE}")
+    return module
+
+
+def load_data_file(path):
+    """Read the ``.npz`` at ``path`` into a dict of numpy arrays (no pickled objects)."""
+    import numpy as np
+    if not os.path.exists(path):
+        raise InputError(f"data file '{path}' does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"data file '{path}' is a directory; pass a .npz file")
+    if not path.endswith(".npz"):
+        raise InputError(f"data file '{path}' is not a .npz file; write one with "
+                         f"numpy.savez(path, name=array, ...)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise InputError(f"data file '{path}' cannot be read as .npz: {one_line(err)}") \
+            from err
+
+
+def _check_keys(module, data, model_path, data_path):
+    keys = getattr(module, "DATA_KEYS", None)
+    if keys is None:
+        return
+    missing = [k for k in keys if k not in data]
+    if missing:
+        have = ", ".join(sorted(data)) or "no arrays"
+        raise InputError(f"data file '{data_path}' lacks {', '.join(map(repr, missing))}, "
+                         f"which model file '{model_path}' needs (DATA_KEYS = "
+                         f"{list(keys)}); the file has {have}")
+
+
+def _call_user(fn, what, model_path, *args):
+    """Call model-file code; any exception it raises is the user's to fix (InputError)."""
+    try:
+        return fn(*args)
+    except KeyError as err:
+        raise InputError(f"{what} in '{model_path}' looked up key {err} that the data "
+                         f"does not have") from err
+    except Exception as err:  # noqa: BLE001 -- user code: report its message, one line
+        prefix = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
+        raise InputError(f"{what} in '{model_path}' failed: {prefix}{one_line(err)}") from err
+
+
+def load_inputs(model_path, data_path):
+    """Load the model file and the data, build the model; return :class:`Inputs`.
+
+    Raises
+    ------
+    InputError
+        For every problem with the files, the keys, or ``build``/``observed`` (their own
+        ``ValueError`` messages name the key or shape at fault).
+    """
+    module = load_model_file(model_path)
+    data = load_data_file(data_path)
+    _check_keys(module, data, model_path, data_path)
+    model = _call_user(module.build, "build(data)", model_path, data)
+    if not hasattr(model, "experimental_pin"):
+        raise InputError(f"build(data) in '{model_path}' returned a {type(model).__name__}, "
+                         f"not a tfp JointDistribution (e.g. tfd.JointDistributionCoroutine)")
+    observed = _call_user(module.observed, "observed(data)", model_path, data)
+    if not isinstance(observed, dict) or not observed:
+        raise InputError(f"observed(data) in '{model_path}' must return a non-empty dict "
+                         f"name -> array, got {type(observed).__name__}")
+    return Inputs(module=module, model_path=os.path.abspath(model_path),
+                  data_path=os.path.abspath(data_path), data=data, model=model,
+                  observed=observed)
+
+
+def validate_observed(inputs, seed=0):
+    """Check the observed data against the model (names, dtypes, shapes).
+
+    Returns ``(working_model, layout, observed)`` from the inference layer.  Its
+    ``ValueError`` (e.g. "observed['x'] has shape (3,) but the model's distribution for
+    'x' produces shape (5,)") becomes an :class:`InputError`.
+    """
+    from bayesquad.inference import _model
+    working = _model.working_model(inputs.model)
+    try:
+        layout, obs = _model.make_layout(working, inputs.observed, seed)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"model '{inputs.name}' and data '{_display(inputs.data_path)}' "
+                         f"do not fit together: {one_line(err)}") from err
+    return working, layout, obs

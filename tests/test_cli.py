@@ -1,0 +1,295 @@
+"""The ``bayesquad`` command line, run in-process through ``bayesquad.cli.main(argv)``.
+
+Tiny model files (tests/cli_models.py) keep fits to seconds; one subprocess test runs
+the installed console script.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import cli_models  # noqa: E402
+
+from bayesquad import cli  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return cli_models.write_all(str(tmp_path_factory.mktemp("cli_models")))
+
+
+def run(capsys, *argv):
+    """``(exit code, stdout, stderr)`` of ``bayesquad *argv``."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# ---- help ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command, words", [
+    ((), ["check", "fit", "report", "exit codes", "build(data, dtype)", "--version"]),
+    (("fit",), ["--data", "--out", "--method", "{nuts,vi,map}", "--chains", "--warmup",
+                "--draws", "--seed", "--target-accept", "--checkpoint", "--no-loo", "--debug",
+                "posterior.nc", "summary.csv", "report.html", "exit codes"]),
+    (("check",), ["--data", "--draws", "--seed", "--no-jit", "--no-cost", "prior draws",
+                  "unconstrained"]),
+    (("report",), ["DIR", "posterior.nc", "--title"]),
+])
+def test_help(capsys, command, words):
+    code, out, err = run(capsys, *command, "--help")
+    assert code == 0 and err == ""
+    for word in words:
+        assert word in out, word
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("bayesquad ")
+
+
+def test_no_command_is_a_usage_error(capsys):
+    code, _, err = run(capsys)
+    assert code == cli.EXIT_USAGE and "name a command" in err
+
+
+def test_parsing_imports_no_tensorflow():
+    """cli.py imports only the standard library: --help is fast once the package is.
+
+    The package's ``__init__`` imports TensorFlow, so the check loads ``bayesquad.cli``
+    under a bare package module.
+    """
+    code = (
+        "import sys, types\n"
+        f"pkg = types.ModuleType('bayesquad'); pkg.__path__ = [{str(ROOT / 'bayesquad')!r}]\n"
+        "sys.modules['bayesquad'] = pkg\n"
+        "from bayesquad import cli\n"
+        "for argv in (['--help'], ['fit', '--help'], ['check', '--help'], ['fit', 'x.py']):\n"
+        "    cli.main(argv)\n"
+        "heavy = [m for m in ('tensorflow', 'numpy', 'arviz') if m in sys.modules]\n"
+        "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+
+
+def test_installed_console_script():
+    script = shutil.which("bayesquad", path=os.path.dirname(sys.executable))
+    assert script, "no bayesquad console script next to the interpreter: pip install -e ."
+    res = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert res.returncode == 0 and "usage: bayesquad" in res.stdout, res.stderr
+    assert res.stderr == ""
+
+
+# ---- usage and input errors ------------------------------------------------------------
+
+@pytest.mark.parametrize("model, data, expected", [
+    ("missing.py", "normal.npz", "model file '{missing.py}' does not exist"),
+    ("not_python.txt", "normal.npz", "is not a Python file (.py)"),
+    ("syntax_error.py", "normal.npz", "line 3: syntax error"),
+    ("no_build.py", "normal.npz", "defines no build() function"),
+    ("bad_import.py", "normal.npz",
+     "failed to import: ModuleNotFoundError: No module named 'bayesquad_no_such_module'"),
+    ("normal.py", "missing.npz", "data file '{missing.npz}' does not exist"),
+    ("normal.py", "not_npz.npz", "cannot be read as .npz"),
+    ("normal.py", "normal.py", "is not a .npz file"),
+    ("normal.py", "missing_key.npz", "lacks 'y', which model file"),
+    ("normal.py", "wrong_shape.npz", "data['y'] must be a 1-D array, got shape (20, 10)"),
+    ("fixed_size.py", "normal.npz",
+     "observed['y'] has shape (200,) but the model's distribution for 'y' produces shape (50,)"),
+])
+@pytest.mark.parametrize("command", ["fit", "check"])
+def test_input_errors_are_one_line(capsys, files, tmp_path, command, model, data, expected):
+    def path(name):
+        return files.get(name, str(tmp_path / name))
+    argv = [command, path(model), "--data", path(data)]
+    if command == "fit":
+        argv += ["--out", tmp_path / "out"]
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    lines = _lines(err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"bayesquad {command}: error: ")
+    for name in (model, data):
+        expected = expected.replace("{" + name + "}", path(name))
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--method", "hmc"],
+     "argument --method: invalid choice: 'hmc'"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--chains", "0"],
+     "argument --chains: must be >= 1, got 0"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--target-accept", "1.5"],
+     "argument --target-accept: must be between 0 and 1"),
+    (["fit", "m.py", "--data", "d.npz"], "the following arguments are required: --out"),
+    (["check", "m.py"], "the following arguments are required: --data"),
+    (["sample", "m.py"], "invalid choice: 'sample'"),
+])
+def test_option_errors(capsys, argv, expected):
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE and out == ""
+    lines = _lines(err)
+    assert len(lines) == 1 and expected in lines[0], err
+    assert lines[0].endswith("--help)")  # points at the help, not a usage dump
+
+
+def test_out_is_a_file(capsys, files, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    code, _, err = run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
+                       "--out", target)
+    assert code == cli.EXIT_USAGE and "exists and is not a directory" in err
+
+
+def test_debug_shows_the_traceback(capsys, files):
+    argv = ["check", files["syntax_error.py"], "--data", files["normal.npz"]]
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE and "Traceback" not in err
+    code, _, err = run(capsys, *argv, "--debug")
+    assert code == cli.EXIT_USAGE and "Traceback" in err and "SyntaxError" in err
+    assert _lines(err)[-1].startswith("bayesquad check: error: ")
+
+
+def test_internal_error_exit_code(capsys, files, tmp_path, monkeypatch):
+    import bayesquad.inference
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure")
+    monkeypatch.setattr(bayesquad.inference, "sample", broken)
+    argv = ["fit", files["normal.py"], "--data", files["normal.npz"], "--out", tmp_path, "-q"]
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_INTERNAL
+    assert _lines(err) == ["bayesquad fit: internal error: RuntimeError: simulated failure "
+                           "(rerun with --debug for the traceback)"]
+    code, _, err = run(capsys, *argv, "--debug")
+    assert code == cli.EXIT_INTERNAL and "Traceback" in err
+
+
+def test_report_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "report", tmp_path / "nowhere")
+    assert code == cli.EXIT_USAGE and "is not a directory" in err
+    code, _, err = run(capsys, "report", tmp_path)
+    assert code == cli.EXIT_USAGE and "has no posterior.nc" in err
+    (tmp_path / "posterior.nc").write_text("garbage")
+    code, _, err = run(capsys, "report", tmp_path)
+    assert code == cli.EXIT_USAGE and "cannot read" in err and len(_lines(err)) == 1
+
+
+# ---- fit and report --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def short_fit(files, tmp_path_factory):
+    """A NUTS fit far too short to pass: 2 chains x (10 + 10), no XLA.
+
+    ``--init prior`` here and below: the MAP start costs more than these fits.
+    """
+    out = tmp_path_factory.mktemp("short_fit")
+    argv = ["fit", files["normal.py"], "--data", files["normal.npz"], "--out", out,
+            "--chains", 2, "--warmup", 10, "--draws", 10, "--no-jit", "--ppc-draws", 5,
+            "--init", "prior"]
+    code = cli.main([str(a) for a in argv])
+    return code, out
+
+
+def test_failed_verdict_exit_code_and_outputs(short_fit, files):
+    import arviz as az
+    import pandas as pd
+    from bayesquad.report import load_verdict
+    code, out = short_fit
+    assert code == cli.EXIT_FAILED
+    dt = az.from_netcdf(out / "posterior.nc")
+    assert dict(dt.posterior["mu"].sizes) == {"chain": 2, "draw": 10}
+    assert {"posterior", "sample_stats", "observed_data", "log_likelihood",
+            "posterior_predictive"} <= set(dt.children)
+    assert dt.attrs["cli_method"] == "nuts"
+    assert dt.attrs["cli_model_file"] == os.path.abspath(files["normal.py"])
+    assert dt.attrs["cli_data_file"] == os.path.abspath(files["normal.npz"])
+    assert dt.attrs["cli_command"].startswith("bayesquad fit ")
+    verdict = load_verdict(dt)
+    assert verdict is not None and not verdict.passed and verdict["ess_bulk"].passed is False
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["parameter"]) == ["mu", "sigma"]
+    assert {"mean", "sd", "ess_bulk", "r_hat"} <= set(summary.columns)
+    # the summary is of the draws in the file
+    assert summary["mean"][0] == pytest.approx(float(dt.posterior["mu"].mean()), rel=1e-12)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "FAIL" in html and "normal" in html
+
+
+def test_report_rebuilds(capsys, short_fit):
+    _, out = short_fit
+    (out / "report.html").unlink()
+    code, stdout, _ = run(capsys, "report", out, "--title", "Rebuilt report")
+    assert code == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Rebuilt report" in html
+    assert "verdict: FAILED (as stored by the fit)" in stdout
+    assert _lines(stdout)[-1] == f"report: {(out / 'report.html').resolve().as_uri()}"
+
+
+def test_passing_fit_exits_zero(capsys, files, tmp_path):
+    """4 chains x (300 + 1000) of a 2-parameter normal: ESS, r_hat and LOO pass."""
+    code, out, err = run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
+                         "--out", tmp_path, "--warmup", 300, "--draws", 1000, "--no-jit",
+                         "--ppc-draws", 0, "--seed", 3, "--init", "prior")
+    assert code == cli.EXIT_PASSED, out + err
+    assert "bayesquad verdict: PASSED" in out
+    assert _lines(out)[-1] == f"report:    {(tmp_path / 'report.html').resolve().as_uri()}"
+    assert "NUTS sampling" in err  # the progress bar
+
+
+@pytest.mark.parametrize("method", ["map", "vi"])
+def test_other_methods(capsys, files, tmp_path, method):
+    import arviz as az
+    init = ["--init", "prior"] if method == "vi" else []
+    code, out, _ = run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
+                       "--out", tmp_path, "--method", method, "--draws", 200, "--vi-steps", 1000,
+                       "--no-jit", "-q", *init)
+    assert code == cli.EXIT_PASSED
+    assert len(_lines(out)) == 4  # quiet: the output paths and the verdict only
+    dt = az.from_netcdf(tmp_path / "posterior.nc")
+    assert dt.attrs["cli_method"] == method and dt.attrs["inference"] == method
+    assert dict(dt.posterior["sigma"].sizes) == {"chain": 1, "draw": 200}
+
+
+# ---- check -----------------------------------------------------------------------------
+
+def test_check_passes(capsys, files):
+    code, out, _ = run(capsys, "check", files["peak_good.py"], "--data", files["peak.npz"],
+                       "--draws", 10)
+    assert code == 0, out
+    assert "finite at 10 of 10 draws" in out
+    assert "0 of 10 did not converge (1 per draw)" in out
+    assert "1 chain" in out and "4 chains" in out and "XLA-compiled" in out
+    assert _lines(out)[-1].startswith("check: PASSED")
+
+
+def test_check_flags_integrals_that_do_not_converge(capsys, files):
+    code, out, _ = run(capsys, "check", files["peak_bad.py"], "--data", files["peak.npz"],
+                       "--draws", 10, "--no-cost")
+    assert code == 1
+    assert "integral(s) did not converge (BUDGET_EXHAUSTED)" in out
+    assert "w=" in out and "cost" not in out
+    assert _lines(out)[-1].startswith("check: FAILED")
+
+
+def test_check_reports_non_finite_log_densities(capsys, files):
+    """sigma ~ Normal(1, 1): the negative prior draws make log N(y | mu, sigma) NaN."""
+    code, out, _ = run(capsys, "check", files["negative_scale.py"], "--data",
+                       files["normal.npz"], "--draws", 20, "--no-cost", "--seed", 1)
+    assert code == 1
+    problems = [line for line in out.splitlines() if "log density nan" in line]
+    assert problems and all("sigma=-" in line for line in problems)
