@@ -101,7 +101,7 @@ def _stack_infos(infos, warmup, total, chains):
 
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
-           checkpoint=None, log_likelihood=True, chunk_size=50, chain_method="parallel"):
+           checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel"):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -138,8 +138,9 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         ``LOG_LIKELIHOOD_BUDGET`` values are kept; an int ``k``: every ``k``-th draw;
         ``False``: none (LOO is then unavailable).
     chunk_size : int
-        Steps per compiled call: the unit of progress updates and checkpoints.  It does not
-        change the draws (the full sampler state is carried between chunks).
+        Most steps per compiled call, the unit of progress updates and checkpoints; calls
+        are sized to last about a second up to this cap.  Neither changes the draws (the
+        full sampler state is carried between calls).
     chain_method : {"parallel", "vectorized"}
         ``"parallel"``: every chain is its own sampler with its own adaptation, and chains
         run concurrently in threads (one compiled function, called per chain).

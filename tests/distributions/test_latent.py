@@ -176,6 +176,23 @@ def test_batched_chains_and_sampling():
     np.testing.assert_array_equal(s.numpy(), d.sample(400, seed=(5, 6)).numpy())
 
 
+def test_batch_of_one_in_a_compiled_function():
+    # a chain axis of 1 (each parallel chain evaluates alone) once lost its static size in
+    # the mode search's while_loop ("enters the loop with shape (1, ...), has (None, ...)")
+    ids, x, y = make_data(seed=2, groups=30, n=10)
+    xt = tf.constant(x)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def log_prob(b0):
+        d = GaussianLatentMarginal(
+            lambda u: tfd.Bernoulli(logits=b0[:, None] + xt + u),
+            tf.constant([1.2], tf.float64), ids)
+        return d.log_prob(y)
+    lp = log_prob(tf.constant([-0.5], tf.float64)).numpy()
+    single = marginal(ids, x, -0.5, 1.0, 1.2, 30)
+    np.testing.assert_allclose(lp[0], single.log_prob(y).numpy(), rtol=1e-12)
+
+
 def test_float32():
     ids, x, y = make_data(seed=4, groups=20, n=20)
     ref, _ = reference(ids, x, y, -0.5, 1.0, 1.2, 20)
