@@ -62,7 +62,8 @@ def trace_rank_figure(posterior, elements, diverging=None, max_chains=10):
             ax_d.stairs(h, bins, color=color, lw=1.0)
             ax_t.plot(draws, x[c], color=color, lw=0.5, alpha=0.8)
             h, _ = np.histogram(ranks[c], bins=rank_edges)
-            ax_r.stairs(h, np.arange(n_rank_bins + 1), color=color, lw=1.0)
+            # no baseline: vertical edges down to 0 at both ends read as empty end bins
+            ax_r.stairs(h, np.arange(n_rank_bins + 1), color=color, lw=1.0, baseline=None)
         ax_r.axhline(n_draw / n_rank_bins, color="black", ls="--", lw=0.8)
         ax_r.set_ylim(bottom=0)
         if diverging is not None:
