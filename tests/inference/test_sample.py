@@ -192,3 +192,13 @@ def test_lean_kernel_samples_a_correlated_gaussian():
     # negative control: the same check rejects a sampler that is off by 10 % in scale
     assert not np.all(np.abs(1.1 * x.std(0) - np.sqrt(np.diag(cov)))
                       < 4 * summary["mcse_sd"].values)
+
+
+def test_dense_metric_with_parallel_chains_agrees_with_closed_forms():
+    run = sample(M.CONJUGATE, M.CONJ_OBS, dense_mass=True, log_likelihood=False,
+                 **M.CONJ_SETTINGS)
+    summary = az.summary(run, round_to="none")
+    for name, dist in M.conjugate_posteriors().items():
+        row = summary.loc[name]
+        assert abs(row["mean"] - dist.mean()) < 4 * row["mcse_mean"], (name, row)
+        assert abs(row["sd"] - dist.std()) < 4 * row["mcse_sd"], (name, row)
