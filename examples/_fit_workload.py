@@ -3,12 +3,11 @@
 Each example names its model (``models/<name>.py``), its default chain lengths and an
 optional note; this module loads the model and data, samples with NUTS, prints
 ``bayesquad.diagnose``'s verdict and the posterior next to the truth, and with
-``--report DIR`` writes ``DIR/report.html`` once ``bayesquad.report`` exists.
+``--report DIR`` writes ``DIR/report.html`` (``bayesquad.report.write_html``).
 """
 import argparse
 import importlib.util
 import os
-import sys
 import time
 
 import numpy as np
@@ -45,11 +44,7 @@ def posterior_table(dt, truth):
 
 
 def write_report(dt, directory):
-    try:
-        from bayesquad.report import write_html
-    except ImportError:
-        print("--report: bayesquad.report is not available in this version", file=sys.stderr)
-        return
+    from bayesquad.report import write_html
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "report.html")
     write_html(dt, path)
