@@ -1,8 +1,8 @@
 """``diagnose``: every check a fit should pass before its numbers are used."""
-import warnings
 
 import numpy as np
 
+from bayesquad.diagnostics import _loo
 from bayesquad.diagnostics._quadrature_check import quadrature_check
 from bayesquad.diagnostics._verdict import Check, Verdict
 from bayesquad.inference import _registry
@@ -76,7 +76,6 @@ def _mcmc_checks(dt, rhat_max, ess_min, ebfmi_min, depth_fraction):
 
 
 def _loo_check(dt, k_threshold):
-    import arviz as az
     if "log_likelihood" not in dt.children:
         return Check("loo_pareto_k", _NAN, _NAN, None,
                      "not run: no log_likelihood group (sample with log_likelihood=True)")
@@ -92,9 +91,7 @@ def _loo_check(dt, k_threshold):
             continue
         ran = True
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the verdict reports what the warning says
-                res = az.loo(dt, pointwise=True, var_name=var)
+            res = _loo.loo(dt, var)
         except (ValueError, FloatingPointError) as err:
             # e.g. a variable whose likelihood does not depend on the parameters
             parts.append(f"{var}: LOO failed ({err})")

@@ -278,10 +278,9 @@ def quadrature_section(dt, verdict):
 
 
 def _loo_one(dt, var):
-    import arviz as az
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return az.loo(dt, pointwise=True, var_name=var)
+    # shared with diagnose(): the same arrays are not run through PSIS twice
+    from bayesquad.diagnostics import _loo  # pylint: disable=import-outside-toplevel
+    return _loo.loo(dt, var)
 
 
 #: Largest number of pointwise terms for which the report recomputes LOO.  ArviZ 1.3 runs

@@ -120,3 +120,20 @@ def test_mixture_components_report_statuses():
     statuses = Q._status_tensors(model, layout, obs_t, z)
     assert len(statuses) == 2  # one per Normalized component
     assert all(int(tf.reduce_max(s)) == int(bayesquad.Status.CONVERGED) for s in statuses)
+
+
+def test_loo_is_computed_once_per_array(monkeypatch):
+    # diagnose() and the report share PSIS results (W1: seconds each)
+    from bayesquad.diagnostics import _loo
+    rng = np.random.default_rng(1)
+    dt = az.from_dict({"posterior": {"m": rng.normal(size=(2, 50))},
+                       "log_likelihood": {"y": rng.normal(-1.0, 0.1, size=(2, 50, 30))}})
+    calls = []
+    real = az.loo
+    monkeypatch.setattr(az, "loo", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = _loo.loo(dt, "y")
+    assert _loo.loo(dt, "y") is first and len(calls) == 1
+    other = az.from_dict({"posterior": {"m": rng.normal(size=(2, 50))},
+                          "log_likelihood": {"y": rng.normal(size=(2, 50, 30))}})
+    _loo.loo(other, "y")
+    assert len(calls) == 2  # a different array is computed afresh
