@@ -49,26 +49,4 @@ def __dir__():
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Check",
-    "Convolved",
-    "ExtendedUnbinned",
-    "GaussianLatentMarginal",
-    "IntegrationResult",
-    "MapResult",
-    "Normalized",
-    "PoissonProcess",
-    "Status",
-    "SurvivalFromHazard",
-    "Verdict",
-    "__version__",
-    "diagnose",
-    "expected_bin_counts",
-    "find_map",
-    "fit_vi",
-    "integrate",
-    "pad_events",
-    "reference_settings",
-    "sample",
-    "status_message",
-]
+__all__ = sorted([*_LAZY, "__version__"])

@@ -161,7 +161,11 @@ def _dual_averaging(state, accept, target_accept):
 
 
 def _tfp_kernel(log_prob, max_tree_depth, dense):
-    """``(bootstrap, step)`` over TFP's NoUTurnSampler: chains batched in lockstep."""
+    """``(bootstrap, step, carried, with_carried)`` over TFP's NoUTurnSampler.
+
+    Chains move in lockstep.  ``carried``/``with_carried`` read and replace the log density
+    and gradient at the current point, which the sampler state carries across calls.
+    """
     def kernel(state, step_size):
         return tfp.mcmc.NoUTurnSampler(
             target_log_prob_fn=lambda y: log_prob(_to_z(state, y, dense)),
@@ -191,7 +195,7 @@ def _tfp_kernel(log_prob, max_tree_depth, dense):
 
 
 def _lean_kernel(log_prob, max_tree_depth, dense):
-    """``(bootstrap, step)`` over :func:`_nuts_kernel.transition`, for one chain."""
+    """The same four functions over :func:`_nuts_kernel.transition`, for one chain."""
     def value_and_grad_fn(state):
         def value_and_grad(y):
             with tf.GradientTape() as tape:
@@ -207,11 +211,7 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
     def step(state, y, carry, eps, seed):
         q, lp, grad, info = _nuts_kernel.transition(
             value_and_grad_fn(state), y[0], carry[0], carry[1], eps, seed, max_tree_depth)
-        info = {"lp": lp[None], "diverging": info["diverging"][None],
-                "energy": info["energy"][None], "n_steps": info["n_steps"][None],
-                "reach_max_depth": info["reach_max_depth"][None],
-                "acceptance_rate": info["accept"][None]}
-        return q[None], (lp, grad), info
+        return q[None], (lp, grad), {k: v[None] for k, v in info.items()}
 
     def carried(carry):
         return carry[0][None], carry[1][None]
@@ -222,21 +222,21 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
     return bootstrap, step, carried, with_carried
 
 
-def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, lean=True):
+def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
     """Build ``run_chunk(state, n, warmup, slow_start, window_ends, target_accept)``.
 
     ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
     compiled; the caller wraps it in ``tf.function``) advances ``state`` by ``n <= chunk_size``
     steps and returns ``(new_state, info)``, where ``info`` holds ``chunk_size`` rows of
     per-step values (rows past ``n`` are zeros).  A state of one chain uses the lean kernel
-    of :mod:`_nuts_kernel` (unless ``lean=False``); several chains move in lockstep
-    through TFP's ``NoUTurnSampler``.
+    of :mod:`_nuts_kernel`; several chains move in lockstep through TFP's
+    ``NoUTurnSampler``.
     """
     def run_chunk(state, n, warmup, slow_start, window_ends, target_accept):
         state = dict(state)
         dtype = state["y"].dtype
         target_accept = tf.cast(target_accept, dtype)
-        one_chain = lean and state["y"].shape[0] == 1
+        one_chain = state["y"].shape[0] == 1
         bootstrap, kernel_step, carried, with_carried = (
             _lean_kernel if one_chain else _tfp_kernel)(log_prob, max_tree_depth, dense)
 

@@ -51,9 +51,10 @@ def transition(value_and_grad, q0, lp0, g0, step_size, seed, max_tree_depth):
     """One NUTS transition from ``q0`` ([D]) with log density ``lp0`` and gradient ``g0``.
 
     ``value_and_grad(q)`` returns ``(log p, d log p / dq)`` for one point ``[D]``.
-    Returns ``(q, lp, grad, info)`` with ``info`` holding ``accept`` (mean acceptance
-    probability over the trajectory, for step-size adaptation), ``diverging``, ``energy``
-    (the Hamiltonian at the new state), ``n_steps`` and ``reach_max_depth``.
+    Returns ``(q, lp, grad, info)`` with ``info`` holding ``lp``, ``acceptance_rate``
+    (mean acceptance probability over the trajectory, for step-size adaptation),
+    ``diverging``, ``energy`` (the Hamiltonian at the new state), ``n_steps`` and
+    ``reach_max_depth``.
     """
     dtype = q0.dtype
     dim = tf.shape(q0)[0]
@@ -91,13 +92,13 @@ def transition(value_and_grad, q0, lp0, g0, step_size, seed, max_tree_depth):
             prop = tf.nest.map_structure(lambda new, old: tf.where(take, new, old),
                                          (q, lp, g, h), prop)
             p_sum = p_sum + p
-            # checkpoints at even leaves, where balanced sub-subtrees start
-            hi = tf.reduce_sum(_bits(tf.bitwise.right_shift(k, 1), max_tree_depth))
+            # checkpoints at even leaves, where balanced sub-subtrees start; an even leaf
+            # ends no sub-subtree (lo > hi), so its slot hi is free to be written
+            lo, hi = _slots(k, max_tree_depth)
             even = tf.equal(tf.bitwise.bitwise_and(k, 1), 0)
             at = tf.one_hot(hi, max_tree_depth, dtype=dtype)[:, None]
             ckpt_p = tf.where(even, ckpt_p * (1 - at) + at * p, ckpt_p)
             ckpt_sum = tf.where(even, ckpt_sum * (1 - at) + at * p_sum, ckpt_sum)
-            lo, hi = _slots(k, max_tree_depth)
             slots = tf.range(max_tree_depth)
             rho = p_sum - ckpt_sum + ckpt_p
             sub_turn = _turning(ckpt_p, p[None], rho) & (slots >= lo) & (slots <= hi)
@@ -142,7 +143,7 @@ def transition(value_and_grad, q0, lp0, g0, step_size, seed, max_tree_depth):
         lambda d, *s: (d < max_tree_depth) & tf.logical_not(s[7] | s[8]), tree_body, init)
     depth, _, _, prop, _, _, n_steps, acc, div, turn = out
     q, lp, g, h = prop
-    info = {"accept": acc / tf.cast(tf.maximum(n_steps, 1), dtype), "diverging": div,
-            "energy": h, "n_steps": n_steps,
+    info = {"lp": lp, "acceptance_rate": acc / tf.cast(tf.maximum(n_steps, 1), dtype),
+            "diverging": div, "energy": h, "n_steps": n_steps,
             "reach_max_depth": tf.logical_not(div | turn) & (depth >= max_tree_depth)}
     return q, lp, g, info
