@@ -51,15 +51,12 @@ def _log_prob_and_gradient(working, layout, obs_t, zs):
     """Per draw: log density, gradient [D] and the error message if evaluation raised."""
     from bayesquad._tf import tf
     from bayesquad.inference import _model
-    lp_fn = _model.log_prob_fn(working, layout, obs_t)
+    vg = _model.value_and_grad_fn(working, layout, obs_t)
     dim = zs.shape[1]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec([dim], layout.dtype)])
     def value_and_gradient(z):
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            lp = lp_fn(z)
-        grad = tape.gradient(lp, z)
+        lp, grad = vg(z)
         return lp, (tf.zeros_like(z) if grad is None else grad)
 
     lps = np.full(len(zs), np.nan)
@@ -90,16 +87,10 @@ def _cost(working, layout, obs_t, z_ok, jit, chain_counts=(1, 4), budget_s=1.0):
     """``[(chains, compile_s, median_s)]`` for one log density + gradient of a batch."""
     from bayesquad._tf import tf
     from bayesquad.inference import _model
-    lp_fn = _model.log_prob_fn(working, layout, obs_t)
-
-    def value_and_gradient(z):
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            lp = lp_fn(z)
-        return lp, tape.gradient(lp, z)
-
+    value_and_gradient = _model.value_and_grad_fn(working, layout, obs_t)
     out = []
     for k in chain_counts:
+        # a fresh function per batch size, so that each first call shows its compile time
         f = tf.function(value_and_gradient, jit_compile=bool(jit), autograph=False)
         z = tf.constant(np.resize(z_ok, (k, z_ok.shape[1])))
         tic = time.perf_counter()

@@ -45,11 +45,7 @@ def _compiled_value_and_grad(model, layout, jit):
     """``f(z [S, D], obs) -> (log p [S], d log p / dz [S, D])``, compiled once per model."""
     def build():
         def value_and_grad(z, obs):
-            log_prob = _model.log_prob_fn(model, layout, obs)
-            with tf.GradientTape() as tape:
-                tape.watch(z)
-                lp = log_prob(z)
-            return lp, tape.gradient(lp, z)
+            return _model.value_and_grad_fn(model, layout, obs)(z)
         return tf.function(value_and_grad, jit_compile=bool(jit), autograph=False)
     return cached(model, ("value_and_grad", layout, bool(jit)), build)
 

@@ -19,6 +19,7 @@ __all__ = [
     "make_layout",
     "working_model",
     "log_prob_fn",
+    "value_and_grad_fn",
     "constrain",
     "unconstrain",
     "pointwise_log_likelihood_fn",
@@ -254,6 +255,22 @@ def log_prob_fn(model, layout, obs):
         out = tf.map_fn(single, flat, fn_output_signature=layout.dtype)
         return tf.reshape(out, tf.shape(z)[:-1])
     return f
+
+
+def value_and_grad_fn(model, layout, obs):
+    """Return ``f(z) -> (log p(z), d log p / dz)`` for unconstrained points ``[..., D]``.
+
+    Not compiled: callers choose ``tf.function``/XLA and caching.  The gradient is None
+    when the log density does not depend on ``z``.
+    """
+    log_prob = log_prob_fn(model, layout, obs)
+
+    def value_and_grad(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            lp = log_prob(z)
+        return lp, tape.gradient(lp, z)
+    return value_and_grad
 
 
 def constrain(model, layout, obs, z):
