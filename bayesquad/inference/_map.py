@@ -82,7 +82,7 @@ def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):
         z, nit, nfev = res.x, nit + int(res.nit), nfev + int(res.nfev)
         if res.success or "ABNORMAL" not in str(res.message).upper():
             break
-    grad_norm = float(np.max(np.abs(fun(z)[1])))
+    grad_norm = float(np.max(np.abs(res.jac)))  # scipy keeps the gradient at res.x
     success = bool(res.success) and grad_norm <= max(10 * float(tolerance), 1e-6)
     return z.astype(dtype), success, str(res.message), nit, nfev
 
