@@ -135,8 +135,9 @@ def test_extreme_parameters_modes_and_values():
         assert np.all(d.quadrature_status(y).numpy() == Status.CONVERGED)
 
 
-def test_gradients_vs_reference_central_difference(central_difference):
-    ids, x, y = make_data(seed=1, groups=30, n=20)
+@pytest.mark.parametrize("shuffle", [True, False])  # False: sorted blocks, reshape path
+def test_gradients_vs_reference_central_difference(central_difference, shuffle):
+    ids, x, y = make_data(seed=1, groups=30, n=20, shuffle=shuffle)
     theta = np.array([-0.5, 1.0, 1.2])
     v = [tf.Variable(t, dtype=tf.float64) for t in theta]
     xt = tf.constant(x)
