@@ -62,6 +62,10 @@ def test_gauss_legendre_exactness_and_reference(n):
     np.testing.assert_allclose(w[order], wr, rtol=1e-12 if n <= 32 else 5e-11)
     if n <= 5:
         assert rule_error(x, w, 2 * n) > 1e-6   # negative control
+    np.testing.assert_array_equal(x, -x[::-1])
+    np.testing.assert_array_equal(w, w[::-1])
+    if n % 2:
+        assert x[n // 2] == 0.0
 
 
 @pytest.mark.parametrize("N", SIZES)
@@ -72,8 +76,11 @@ def test_gauss_kronrod_properties(N):
     assert np.all(np.diff(x) > 0)
     assert np.all(np.abs(x) < 1)
     assert np.all(wk > 0)
-    np.testing.assert_allclose(x, -x[::-1], atol=1e-16)
-    np.testing.assert_allclose(wk, wk[::-1], atol=1e-15)
+    # symmetric by construction (mirrored halves), on every machine
+    np.testing.assert_array_equal(x, -x[::-1])
+    np.testing.assert_array_equal(wk, wk[::-1])
+    np.testing.assert_array_equal(wg, wg[::-1])
+    assert x[n] == 0.0
     # Kronrod: degree 3n+1
     for k in range(3 * n + 2):
         assert rule_error(x, wk, k) <= 2e-15, (N, k)
@@ -122,7 +129,29 @@ def test_gauss_hermite_moments(n):
     for k in range(n):   # degree 2k <= 2n - 2
         got = float(np.sum(w * x ** (2 * k)))
         assert got == pytest.approx(special.gamma(k + 0.5), rel=1e-12), (n, k)
-        assert abs(float(np.sum(w * x ** (2 * k + 1)))) <= 1e-12 * special.gamma(k + 1)
+        # odd moments: mirrored pairs cancel exactly (a sum in numpy's order need not)
+        terms = w * x ** (2 * k + 1)
+        np.testing.assert_array_equal(terms + terms[::-1], 0.0)
+        assert abs(float(np.sum(terms))) <= 1e-12 * special.gamma(k + 1)
+    np.testing.assert_array_equal(x, -x[::-1])
+    np.testing.assert_array_equal(w, w[::-1])
+    if n % 2:
+        assert x[n // 2] == 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 20, 21, 101])
+def test_gauss_hermite_symmetric_and_exact(n):
+    x, w = q.gauss_hermite(n)
+    np.testing.assert_array_equal(x, -x[::-1])
+    np.testing.assert_array_equal(w, w[::-1])
+    assert np.all(np.diff(x) > 0)
+    assert float(np.sum(w)) == pytest.approx(np.sqrt(np.pi), rel=1e-13)
+
+
+@pytest.mark.parametrize("table", ["gauss_legendre", "gauss_hermite"])
+def test_table_size_limit_names_the_fix(table):
+    with pytest.raises(ValueError, match="panels"):
+        getattr(q, table)(100_000)
 
 
 def test_tables_are_cached_and_read_only():
