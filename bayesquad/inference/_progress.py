@@ -3,12 +3,32 @@ import contextlib
 import sys
 import time
 
-__all__ = ["progress_bar"]
+import numpy as np
+
+__all__ = ["progress_bar", "sampling_divergences"]
+
+
+def sampling_divergences(infos, warmup):
+    """Divergent transitions after warm-up in chunk infos (rows ``[n, chains]`` in order).
+
+    Warm-up divergences are left out, as the verdict leaves them out: the step size is
+    still being tuned then, and those transitions are discarded.
+    """
+    count, start = 0, 0
+    for info in infos:
+        rows = np.asarray(info["diverging"])
+        count += int(rows[max(0, warmup - start):].sum())
+        start += len(rows)
+    return count
 
 
 @contextlib.contextmanager
 def progress_bar(total, warmup, enabled=True, description="NUTS"):
-    """Yield ``update(done, divergences)``; shows phase, steps/s and divergences so far."""
+    """Yield ``update(done, divergences)``; shows phase, steps/s and divergences so far.
+
+    ``divergences`` counts transitions after warm-up (as the verdict does); during warm-up
+    the column reads "-" rather than a count the verdict would not repeat.
+    """
     if not enabled:
         yield lambda done, divergences: None
         return
@@ -21,7 +41,7 @@ def progress_bar(total, warmup, enabled=True, description="NUTS"):
                TimeRemainingColumn()]
     first_done = [None, None]
     with Progress(*columns, transient=False, console=Console(file=sys.stderr)) as bar:
-        task = bar.add_task(f"{description} warm-up", total=total, rate="-", div=0)
+        task = bar.add_task(f"{description} warm-up", total=total, rate="-", div="-")
 
         def update(done, divergences):
             now = time.perf_counter()
@@ -32,6 +52,7 @@ def progress_bar(total, warmup, enabled=True, description="NUTS"):
             else:
                 rate = f"{(done - first_done[0]) / max(now - first_done[1], 1e-9):.1f}"
             phase = "warm-up" if done < warmup else "sampling"
-            bar.update(task, completed=done, rate=rate, div=int(divergences),
+            bar.update(task, completed=done, rate=rate,
+                       div=int(divergences) if done >= warmup else "-",
                        description=f"{description} {phase}")
         yield update

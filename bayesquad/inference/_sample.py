@@ -1,13 +1,13 @@
 """``sample``: chunked, checkpointable NUTS with windowed adaptation -> ArviZ DataTree."""
 import math
 import numbers
-import sys
 import time
 import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.inference import _chains, _checkpoint, _datatree, _map, _model, _nuts, _registry
 from bayesquad.inference._cache import cached, reference_settings_now
+from bayesquad.inference._progress import sampling_divergences
 
 __all__ = ["sample", "LOG_LIKELIHOOD_BUDGET"]
 
@@ -132,7 +132,10 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     checkpoint : path, optional
         Directory where every finished chunk is saved; rerunning the same call with the same
         directory resumes after the last chunk and gives the same draws as an uninterrupted
-        run.  A directory from a different run raises ValueError.
+        run.  A directory from a different run (another model -- told apart by its
+        structure and its log density at fixed points --, data or setting) or with a
+        damaged file raises ``ValueError`` naming the directory or file.  On Ctrl-C the
+        ``KeyboardInterrupt`` says where the finished chunks are.
     log_likelihood : bool or int
         ``True``: store the pointwise log-likelihood, thinned so that at most
         ``LOG_LIKELIHOOD_BUDGET`` values are kept; an int ``k``: every ``k``-th draw;
@@ -181,10 +184,13 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                 "dense_mass": int(bool(dense_mass)), "jit": int(bool(jit)), "chunk_size": chunk_size,
                 "chain_method": chain_method,
                 "names": list(layout.names), "dtype": layout.dtype.name}
-    stacked, infos = (None, [])
+    stacked, infos, fingerprint = (None, [], None)
     if checkpoint is not None:
-        stacked, infos = _checkpoint.load(str(checkpoint),
-                                          _checkpoint.fingerprint(settings, obs))
+        fingerprint = _checkpoint.fingerprint(
+            settings, obs, _checkpoint.model_identity(model, layout, obs))
+        stacked, infos = _checkpoint.load(
+            str(checkpoint), fingerprint, info_names=_nuts.INFO_NAMES,
+            state_keys=tuple(_nuts.initial_state(np.zeros((1, 1)), [0, 0], False)))
     init_message = "resumed from checkpoint"
     if stacked is None:
         z0, metric, init_message = _initial_points(model, layout, obs, init, chains, seed,
@@ -192,7 +198,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         seeds = _chains.group_seeds(_base_seed(seed), len(sizes))
         states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
         if checkpoint is not None:
-            _checkpoint.save_initial(str(checkpoint), _chains.stack(states))
+            _checkpoint.save_initial(str(checkpoint), fingerprint, _chains.stack(states))
     else:
         states = _chains.unstack(stacked)
     times["init"] = time.perf_counter()
@@ -208,16 +214,20 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
 
     total = warmup + draws
     step_time = {"warmup": 0.0, "sampling": 0.0}
-    divergences = sum(int(i["diverging"].sum()) for i in infos)
+    # as the verdict counts them: resumed warm-up rows are not divergences of the draws
+    divergences = sampling_divergences(infos, warmup)
     try:
         states, divergences = _chains.run_chunks(run, states, infos, obs_t, fixed, total,
                                                  warmup, chunk_size, checkpoint, progress,
                                                  step_time, divergences)
     except KeyboardInterrupt:
-        if checkpoint is not None:
-            print(f"interrupted: every finished chunk is saved in {str(checkpoint)!r}; call "
-                  f"sample again with the same arguments to resume", file=sys.stderr)
-        raise
+        if checkpoint is None:
+            raise
+        # the message travels with the exception, so a caller (the command line) can say
+        # it in its own terms
+        raise KeyboardInterrupt(
+            f"every finished chunk is saved in {str(checkpoint)!r}; call sample again with "
+            f"the same arguments and checkpoint to resume there") from None
     times["sampled"] = time.perf_counter()
 
     trace = _stack_infos(infos, warmup, total, chains)

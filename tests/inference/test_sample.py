@@ -202,3 +202,125 @@ def test_dense_metric_with_parallel_chains_agrees_with_closed_forms():
         row = summary.loc[name]
         assert abs(row["mean"] - dist.mean()) < 4 * row["mcse_mean"], (name, row)
         assert abs(row["sd"] - dist.std()) < 4 * row["mcse_sd"], (name, row)
+
+
+# ---- checkpoints: model identity, damaged files, interrupts ------------------------------
+
+def _normal_model(prior_sd):
+    """mu ~ Normal(0, prior_sd), 20 observations ~ Normal(mu, 1): a fresh object per call."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    tfd = tfp.distributions
+    c = lambda v: tf.constant(v, tf.float64)  # noqa: E731
+    return tfd.JointDistributionNamed(dict(
+        mu=tfd.Normal(c(0.0), c(prior_sd)),
+        y=lambda mu: tfd.Independent(tfd.Normal(mu[..., None] * tf.ones(20, tf.float64),
+                                                c(1.0)), 1)))
+
+
+_CK_OBS = {"y": np.linspace(-1.0, 2.0, 20)}
+_CK_SETTINGS = dict(chains=2, warmup=20, draws=20, seed=3, init="prior", jit=False,
+                    progress=False, chunk_size=10, log_likelihood=False)
+
+
+@pytest.fixture(scope="module")
+def finished_checkpoint(tmp_path_factory):
+    """A complete checkpoint directory of ``_normal_model(10)`` and the run it produced."""
+    path = tmp_path_factory.mktemp("ckpt") / "run"
+    run = sample(_normal_model(10.0), _CK_OBS, checkpoint=path, **_CK_SETTINGS)
+    return path, run
+
+
+def _copy(src, tmp_path):
+    import shutil
+    dst = tmp_path / "ckpt"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_checkpoint_of_the_same_model_rebuilt_resumes(finished_checkpoint, tmp_path):
+    # negative control of the identity test below: a new object of the same model is the
+    # same model, so its run resumes (here: nothing left to do) with the same draws
+    path, run = finished_checkpoint
+    again = sample(_normal_model(10.0), _CK_OBS, checkpoint=_copy(path, tmp_path),
+                   **_CK_SETTINGS)
+    assert again.attrs["init_message"] == "resumed from checkpoint"
+    np.testing.assert_array_equal(again.posterior["mu"].values, run.posterior["mu"].values)
+
+
+def test_checkpoint_refuses_another_model_with_the_same_names_and_data(finished_checkpoint,
+                                                                       tmp_path):
+    path, _ = finished_checkpoint
+    ckpt = _copy(path, tmp_path)
+    with pytest.raises(ValueError, match="different model") as err:
+        sample(_normal_model(0.5), _CK_OBS, checkpoint=ckpt, **_CK_SETTINGS)
+    assert str(ckpt) in str(err.value) and "delete the directory" in str(err.value)
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:96])
+
+
+def _pickled(path):
+    np.savez(path, n_chunks=np.array([{"a": 1}], dtype=object))
+
+
+def _single_array(path):
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+
+
+@pytest.mark.parametrize("file, damage, words", [
+    ("state.npz", _truncate, "is truncated or not a checkpoint archive"),
+    ("state.npz", _pickled, "holds pickled objects"),
+    ("state.npz", _single_array, "is a single array"),
+    ("chunk_00001.npz", lambda p: p.unlink(), "is missing"),
+    ("chunk_00000.npz", _truncate, "is truncated"),
+    ("meta.json", lambda p: p.write_text("[1, 2]"), "holds a JSON list"),
+    ("meta.json", lambda p: p.write_text("{"), "cannot be read"),
+    ("meta.json", lambda p: p.unlink(), "is missing, but the directory holds"),
+])
+def test_damaged_checkpoint_files_are_named(finished_checkpoint, tmp_path, file, damage,
+                                            words):
+    path, _ = finished_checkpoint
+    ckpt = _copy(path, tmp_path)
+    damage(ckpt / file)
+    with pytest.raises(ValueError) as err:
+        sample(_normal_model(10.0), _CK_OBS, checkpoint=ckpt, **_CK_SETTINGS)
+    msg = str(err.value)
+    assert f"checkpoint file '{ckpt / file}' {words}" in msg, msg
+    assert f"delete the checkpoint directory '{ckpt}'" in msg
+    assert "allow_pickle" not in msg and "\n" not in msg
+
+
+def test_state_that_disagrees_with_its_chunks_is_refused(finished_checkpoint, tmp_path):
+    path, _ = finished_checkpoint
+    ckpt = _copy(path, tmp_path)
+    with np.load(ckpt / "state.npz") as f:
+        state = {k: f[k] for k in f.files}
+    np.savez(ckpt / "state.npz", **{**state, "n_chunks": np.asarray(2)})  # 4 chunks saved
+    with pytest.raises(ValueError, match="chunk files hold 20 steps"):
+        sample(_normal_model(10.0), _CK_OBS, checkpoint=ckpt, **_CK_SETTINGS)
+
+
+def test_interrupt_says_where_the_chunks_are(tmp_path, monkeypatch):
+    from bayesquad.inference import _checkpoint
+    save = _checkpoint.save_chunk
+
+    def save_then_interrupt(path, k, state, info):
+        save(path, k, state, info)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(_checkpoint, "save_chunk", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt) as err:
+        sample(_normal_model(10.0), _CK_OBS, checkpoint=tmp_path / "ck", **_CK_SETTINGS)
+    assert str(tmp_path / "ck") in str(err.value) and "to resume" in str(err.value)
+    assert (tmp_path / "ck" / "chunk_00000.npz").exists()
+
+
+def test_failed_start_leaves_no_checkpoint_directory(tmp_path):
+    # the log density is -inf at the given start: nothing was run, so nothing is kept
+    with pytest.raises(ValueError, match="not finite at the initial point"):
+        sample(M.CONJUGATE, M.CONJ_OBS, checkpoint=tmp_path / "ck",
+               **{**_CK_SETTINGS, "init": {"mu": 0.0, "p": 0.5, "lam": -1.0}})
+    assert not (tmp_path / "ck").exists()
