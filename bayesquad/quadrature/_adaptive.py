@@ -72,6 +72,9 @@ class _Kernel:
         in_t = 64.0 * eps * tf.where(near_lo, b, ac)
         # below tiny/eps, node offsets would be subnormal, which TF flushes to zero
         floor = self.problem.tiny / eps
+        if self.problem.complement:
+            # f reads the exact distance xc near the ends: only t must resolve the nodes
+            return tf.maximum(in_t, floor)
         return tf.maximum(tf.where(finite, tf.maximum(in_x, in_t), in_t), floor)
 
     @staticmethod

@@ -35,6 +35,7 @@ def integrate(
     samples=None,
     seed=None,
     dtype=None,
+    complement=False,
 ):
     """Integrate ``f`` from ``lower`` to ``upper``, batched and differentiable.
 
@@ -68,6 +69,15 @@ def integrate(
         int tensor (stateless).
     dtype : tf.DType, optional
         Working dtype; by default that of float inputs, else float64.
+    complement : bool
+        Call ``f(x, xc, *args)`` where ``xc`` is the exact signed distance from the node
+        to the nearer end of its segment: ``lo - x`` (<= 0) in the lower half,
+        ``hi - x`` (>= 0) in the upper half, NaN where that end is infinite (as Stan's
+        ``integrate_1d``). ``1 - x`` loses the distance to an upper limit 1 once it is
+        below ~1e-16; ``xc`` keeps it, so ``tf.where(xc > 0, 1 / tf.sqrt(xc),
+        1 / tf.sqrt(1 - x))`` is accurate at every node. With it, adaptive methods
+        refine intervals until ``xc`` (not x) stops resolving them, so ``f`` must use
+        ``xc`` wherever it is singular near an end.
 
     Returns
     -------
@@ -85,12 +95,22 @@ def integrate(
     terms for limits and breakpoints. ``monte-carlo`` and ``qmc`` report a standard
     error, which the true error exceeds about a third of the time.
 
+    Near a finite limit other than 0 a node is rounded to the representable numbers
+    around the limit, so ``f`` is evaluated at a slightly different distance from it than
+    the rule intends (relative error ``eps/distance``). ``tanh-sinh`` (and ``auto``, which
+    hands endpoint singularities to it) corrects each node by the power law the integrand
+    follows at that end and adds the part of the integral too close to the end to resolve
+    from the same power law; an end where no consistent power law is found gets an error
+    estimate that covers the missing part, and status ``ROUNDOFF`` if that exceeds the
+    tolerance. ``complement=True`` avoids the issue at its source.
+
     ``f`` is traced as written: inside ``tf.function`` it is not converted by AutoGraph,
     so it should use TF ops (``tf.where``) rather than Python ``if`` on tensors.
     """
     options = dict(nodes=nodes, panels=panels, max_evals=max_evals, max_levels=max_levels,
-                   samples=samples)
-    problem = prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype)
+                   samples=samples, seed=seed)
+    problem = prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype,
+                      complement)
     reference = _settings.current()
     if reference is not None:
         # The call's own rule options (e.g. nodes=32 for Gauss-Legendre) mean nothing to

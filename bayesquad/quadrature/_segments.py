@@ -9,6 +9,13 @@ last two are exactly the exp-sinh and sinh-sinh rules.
 
 Because x depends on the limits and breakpoints through these maps, differentiating a
 quadrature sum evaluated on fixed ``(t, tc)`` gives the Leibniz terms for free.
+
+Near a finite end other than 0 the node ``x = hi - width*tc`` is rounded to the grid of
+representable numbers around ``hi``, so the integrand is evaluated at a distance
+``hi - x`` from the end that differs from the intended ``width*tc`` by up to half an ulp
+of ``hi``: a relative error of ``eps/distance`` that no rule can see. :func:`evaluate`
+reports ``log(intended/actual)`` per node so that a rule can correct for it, and with
+``complement=True`` hands the integrand the exact intended distance instead.
 """
 import numpy as np
 
@@ -120,11 +127,13 @@ def _map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
     lo_f = tf.where(lo_inf, zero, lo)  # keeps inf out of the unused branches' gradients
     hi_f = tf.where(hi_inf, zero, hi)
     finite = ~lo_inf & ~hi_inf
+    # [inf, inf] and [-inf, -inf] are empty ranges (lo == hi), not the whole line
+    empty = tf.equal(lo, hi)
     c1 = tf.where(finite, hi_f - lo_f, zero)
     anchor_a = tf.where(lo_inf, hi_f, lo_f)
     anchor_b = tf.where(hi_inf, lo_f, hi_f)
-    c2 = tf.where(hi_inf, tf.where(lo_inf, 0.25 * one, one), zero)
-    c3 = tf.where(lo_inf, tf.where(hi_inf, -0.25 * one, -one), zero)
+    c2 = tf.where(hi_inf & ~empty, tf.where(lo_inf, 0.25 * one, one), zero)
+    c3 = tf.where(lo_inf & ~empty, tf.where(hi_inf, -0.25 * one, -one), zero)
     # The infinite maps need tc (or t) bounded away from 0 so x and dx/dt stay finite.
     floor = tf.cast(np.sqrt(tiny), t.dtype)
     tcs, ts = tf.maximum(tc, floor), tf.maximum(t, floor)
@@ -134,36 +143,62 @@ def _map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
     return x, jac
 
 
-def _call(problem, x):
-    fx = problem.f(x, *problem.args)
-    fx = tf.convert_to_tensor(fx)
+def _call(problem, x, xc=None):
+    fx = problem.f(x, *problem.args) if xc is None else problem.f(x, xc, *problem.args)
+    try:
+        fx = tf.convert_to_tensor(fx)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"f returned {type(fx).__name__}, which is not a tensor: {err}; f(x, *args) must "
+            "return one value per node, a tensor shaped like x"
+        ) from None
     if fx.dtype != x.dtype:
         raise TypeError(
             f"f returned dtype {fx.dtype.name} for nodes of dtype {x.dtype.name}; "
             "f must return the dtype of x"
         )
-    if fx.shape != x.shape and not (fx.shape.is_compatible_with(x.shape)
-                                    and fx.shape.rank == x.shape.rank):
-        try:
-            tf.broadcast_static_shape(fx.shape, x.shape)
-            ok = tf.broadcast_static_shape(fx.shape, x.shape) == x.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"f returned shape {fx.shape.as_list()} for nodes of shape {x.shape.as_list()}; "
-                "f(x, *args) must return one value per node, shape [m] + batch_shape "
-                "(nodes are on the leading axis)"
-            )
-        fx = tf.broadcast_to(fx, tf.shape(x))
-    return fx
+    # No broadcasting: a scalar or a shape that merely broadcasts (a stray reduce_sum, a
+    # constant) would be spread over every node and integrate to a wrong number.
+    if fx.shape.rank is not None and not (
+            fx.shape.rank == x.shape.rank and fx.shape.is_compatible_with(x.shape)):
+        raise ValueError(
+            f"f returned shape {fx.shape.as_list()} for nodes of shape {x.shape.as_list()}; "
+            "f(x, *args) must return one value per node, shaped like x = [m] + batch_shape "
+            "(nodes on the leading axis; write a constant c as c * tf.ones_like(x), and do "
+            "not reduce over x)"
+        )
+    return tf.ensure_shape(fx, x.shape)
 
 
-def evaluate(problem, segments, seg, t, tc, log):
+def _distances(t, tc, lo, hi, x):
+    """Per node: the intended distance to the nearer end of its segment (``-width*t``
+    from ``lo``, ``+width*tc`` from ``hi``, the signed complement of Stan's integrate_1d)
+    and ``log(intended / actual)`` where ``actual`` is measured from the rounded x. Both
+    are NaN resp. 0 where that end is infinite or the segment is empty."""
+    finite = tf.math.is_finite(lo) & tf.math.is_finite(hi) & (hi > lo)
+    zero = tf.zeros_like(x)
+    lo_f, hi_f = tf.where(finite, lo, zero), tf.where(finite, hi, zero)
+    width = hi_f - lo_f
+    near_lo = t < 0.5
+    intended = tf.where(near_lo, width * t, width * tc)
+    # exact (Sterbenz) for x within a factor 2 of the end, which holds where it matters
+    actual = tf.where(near_lo, x - lo_f, hi_f - x)
+    usable = finite & (actual > 0) & (intended > 0)
+    one = tf.ones_like(x)
+    shift = tf.where(usable, tf.math.log(tf.where(usable, intended, one) /
+                                         tf.where(usable, actual, one)), zero)
+    complement = tf.where(finite, tf.where(near_lo, -intended, intended),
+                          tf.constant(np.nan, x.dtype) * one)
+    return complement, tf.stop_gradient(shift)
+
+
+def evaluate(problem, segments, seg, t, tc, log, offsets=False):
     """Integrand in t-space at nodes ``(seg, t, tc)``: values times the Jacobian.
 
     Returns ``(g, bad)``: ``g = f(x) dx/dt`` (log mode: ``f(x) + log dx/dt``) with shape
-    ``[m] + batch_shape``, and ``bad`` marking non-finite integrand values.
+    ``[m] + batch_shape``, and ``bad`` marking non-finite integrand values. With
+    ``offsets=True`` also ``log(intended/actual)`` distance of each node to the nearer
+    end of its segment (0 where the integrand was handed the exact complement).
     """
     shape = tf.concat([tf.shape(t)[:1], tf.constant(problem.batch_shape.as_list(), tf.int32)], 0)
     lo = _select(seg, segments.bounds, 0)
@@ -175,7 +210,10 @@ def evaluate(problem, segments, seg, t, tc, log):
         tc = tf.reshape(tc, tf.concat([tf.shape(tc), ones], 0))
     x, jac = _map(t, tc, lo, hi, problem.tiny, segments.may_low_inf, segments.may_high_inf)
     x = tf.broadcast_to(x, shape)
-    fx = _call(problem, x)
+    if problem.complement or offsets:
+        t_b, tc_b = tf.broadcast_to(t, shape), tf.broadcast_to(tc, shape)
+        xc, shift = _distances(t_b, tc_b, lo, hi, x)
+    fx = _call(problem, x, xc if problem.complement else None)
     if log:
         bad = (tf.math.is_nan(fx) | (fx == np.inf)) & (jac > 0)
         g = tf.where(jac > 0, fx + tf.math.log(tf.where(jac > 0, jac, 1.0)), -np.inf)
@@ -183,4 +221,6 @@ def evaluate(problem, segments, seg, t, tc, log):
         # zero-width segments (breakpoints outside the range) contribute nothing at all
         bad = ~tf.math.is_finite(fx) & (jac != 0)
         g = tf.where(jac != 0, fx * jac, tf.zeros_like(fx))
+    if offsets:
+        return g, bad, tf.zeros_like(shift) if problem.complement else shift
     return g, bad

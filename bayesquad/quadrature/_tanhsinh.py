@@ -10,8 +10,23 @@ slower). Elements are frozen at the level where they converge.
 Error estimate at level k, from the level sums S_k: with e1 = |S_k - S_{k-1}| and
 e2 = |S_{k-1} - S_{k-2}|, the error is ``e1 * min(1, 10 e1/e2)`` (the rule converges
 roughly quadratically, so the next difference is far below e1), floored at the rounding
-level, plus an estimate of the part of the integral beyond the outermost resolvable
-node, ``10 * delta * |g(delta)|`` at a probe node placed there.
+level, plus the uncertainty of the part of the integral beyond the outermost resolvable
+node.
+
+Ends. Nodes stop at a distance ``delta`` from each end below which they would not be
+distinct from it (``4 eps |end|`` in x; ``sqrt(tiny)`` at an end at 0 or infinity). Three
+probes at ``delta, 4 delta, 16 delta`` measure the power law ``g ~ C u^alpha`` the
+t-space integrand follows there (from the distances the integrand actually saw, which
+near an end other than 0 differ from the intended ones by rounding). Where both probe
+pairs give an integrable ``alpha``, the part closer than ``delta`` is added as
+``C delta^(alpha+1) / (alpha+1)`` with twice the difference between the two pairs'
+answers as its error, and every node near that end is corrected from the distance it
+was evaluated at to the one the rule intended (``g * (intended/actual)^alpha``). That is
+what lets ``(1-x)^(-1/2)`` at an upper limit 1 reach the accuracy of ``x^(-1/2)`` at 0;
+QUADPACK reaches it by extrapolating its bisection sequence instead. An end without a
+consistent power law (oscillation, a sign change, ``alpha <= -1``) adds nothing and
+claims ``10 delta |g(delta)|`` of error, which makes the status ROUNDOFF where that
+exceeds the tolerance.
 """
 import numpy as np
 
@@ -25,6 +40,9 @@ __all__ = ["tanh_sinh"]
 
 _DEFAULT_LEVELS = 7
 _FIRST_PHASE = 4
+_PROBE_RATIO = 4.0
+# alpha this close to -1 is a non-integrable (or numerically indistinguishable) end
+_ALPHA_MARGIN = 1e-3
 
 
 def _unit_nodes(max_levels, tiny):
@@ -101,9 +119,12 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
         keep = (t >= tf.gather(tf.stop_gradient(d_lo), seg)) & (
             tc >= tf.gather(tf.stop_gradient(d_hi), seg))
         half = tf.constant(0.5, dtype)
-        t, tc = tf.where(keep, t, half), tf.where(keep, tc, half)
-        w = tf.where(keep, w, tf.zeros_like(w))
-        g, bad = evaluate(problem, segments, seg, t, tc, log)
+        g, bad, shift = evaluate(problem, segments, seg, tf.where(keep, t, half),
+                                 tf.where(keep, tc, half), log, offsets=True)
+        # nodes too close to an end to resolve take the end's power law instead
+        model, modelled = end_model(seg, t, tc)
+        g = tf.where(keep, corrected(g, shift, seg, t), model)
+        w = tf.where(keep | modelled, w, tf.zeros_like(w))
         # regroup [count * m] -> [count, m] so each level's slice covers every segment
         regroup = lambda z: tf.reshape(z, tf.concat([[count, m], tf.shape(z)[1:]], 0))  # noqa: E731
         g, w, bad = regroup(g), regroup(w), regroup(bad & keep)
@@ -121,20 +142,92 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
             start += size
         return out
 
-    def tail_estimate():
-        """10 * delta * |g| at one probe node next to each end of each segment."""
-        seg = np.repeat(np.arange(count), 2)
-        idx = np.arange(2 * count)
-        d = tf.gather(tf.stop_gradient(tf.concat([d_lo, d_hi], 0)),
-                      np.where(idx % 2 == 0, idx // 2, count + idx // 2))
-        t = tf.where(idx[(...,) + (None,) * batch_rank] % 2 == 0, d, 1.0 - d)
-        tc = tf.where(idx[(...,) + (None,) * batch_rank] % 2 == 0, 1.0 - d, d)
-        g, bad = evaluate(problem, segments, seg, t, tc, log)
-        if log:
-            return tf.reduce_logsumexp(g + tf.math.log(10.0 * d), 0), tf.reduce_any(bad, 0)
-        return tf.reduce_sum(10.0 * d * tf.abs(g), 0), tf.reduce_any(bad, 0)
+    def end_laws():
+        """Power law at each end of each segment from three probes (module docstring).
 
-    tail, bad = tail_estimate()
+        Returns per end (``[2, count] + batch``, lower ends first): whether a consistent
+        integrable law was found, its ``alpha``, and the probe anchoring it (log |g|, its
+        sign, and the log distance it was evaluated at); plus the summed error of the
+        modelled parts over every end (a log in log mode) and the probes' bad flags.
+        """
+        seg = np.repeat(np.arange(count), 6)
+        end = np.tile(np.repeat([0, 1], 3), count)
+        scale = np.tile(np.tile(_PROBE_RATIO ** np.arange(3), 2), count)
+        d_all = tf.stop_gradient(tf.concat([d_lo, d_hi], 0))  # [2 count] + batch
+        d = tf.gather(d_all, end * count + seg) * expand(tf.constant(scale, dtype))
+        at_lo = expand(tf.constant(end == 0))
+        g, bad, shift = evaluate(problem, segments, seg, tf.where(at_lo, d, 1.0 - d),
+                                 tf.where(at_lo, 1.0 - d, d), log, offsets=True)
+        split = lambda z: tf.reshape(z, tf.concat([[count, 2, 3], tf.shape(z)[1:]], 0))  # noqa: E731
+        g, bad, d, shift = split(g), split(bad), split(d), split(shift)
+        log_u = tf.math.log(d) - shift  # log of the distance each probe was evaluated at
+        finite = tf.reduce_all(tf.math.is_finite(g), 2)
+        if log:
+            sign = tf.ones_like(g[:, :, 0])
+            level = g
+        else:
+            signs = tf.sign(g)
+            finite &= tf.reduce_all(tf.equal(signs, signs[:, :, :1]) & (signs != 0), 2)
+            sign = signs[:, :, 0]
+            level = tf.math.log(tf.abs(tf.where(tf.math.is_finite(g) & (g != 0), g, 1.0)))
+        finite &= 16.0 * d[:, :, 0] < 0.25  # the probes must lie near their end
+        level = tf.where(finite[:, :, None], level, tf.zeros_like(level))
+        slope = lambda i, j: (level[:, :, j] - level[:, :, i]) / (  # noqa: E731
+            log_u[:, :, j] - log_u[:, :, i])
+        alpha12, alpha23 = slope(0, 1), slope(1, 2)
+        valid = finite & (alpha12 > _ALPHA_MARGIN - 1.0) & (alpha23 > _ALPHA_MARGIN - 1.0)
+        one = tf.ones_like(alpha12)
+        a12, a23 = tf.where(valid, alpha12, one), tf.where(valid, alpha23, one)
+        log_d = tf.math.log(d[:, :, 0])
+
+        def log_tail(a):  # log |integral of the law from 0 to d|
+            return level[:, :, 0] + a * (log_d - log_u[:, :, 0]) + log_d - tf.math.log1p(a)
+
+        t12 = log_tail(a12)
+        # the two laws' difference, plus rounding (eps in g and ~eps in alpha, amplified
+        # by 1/(alpha+1))
+        rel = 2.0 * tf.abs(1.0 - tf.exp(log_tail(a23) - t12)) + 4.0 * eps / (a12 + 1.0)
+        g0 = tf.where(finite, level[:, :, 0], tf.where(tf.math.is_finite(g[:, :, 0]), (
+            g[:, :, 0] if log else tf.math.log(tf.abs(g[:, :, 0]))), -np.inf * one))
+        fallback = log_d + np.log(10.0) + g0  # 10 delta |g(delta)|
+        err = tf.where(valid, t12 + tf.math.log(rel), fallback)
+        flat = lambda z: tf.reshape(z, tf.concat([[2 * count], tf.shape(z)[2:]], 0))  # noqa: E731
+        total_err = tf.reduce_logsumexp(flat(err), 0)
+        laws = dict(valid=valid, alpha=a12, level=level[:, :, 0], sign=sign,
+                    log_u=log_u[:, :, 0])
+        return laws, (total_err if log else tf.exp(total_err)), tf.reduce_any(bad, [0, 1, 2])
+
+    laws, tail_error, bad = end_laws()
+    per_node = lambda z, seg, t: tf.where(  # noqa: E731
+        t < 0.5, tf.gather(z[:, 0], seg), tf.gather(z[:, 1], seg))
+    # log of the largest finite value, so the modelled nodes cannot overflow before
+    # their (tiny) weights multiply them
+    log_max = float(np.log(np.finfo(dtype.as_numpy_dtype).max)) - 1.0
+
+    def end_model(seg, t, tc):
+        """The end's power law at the intended distances of nodes ``(seg, t, tc)``."""
+        # the table reaches distances of ~tiny, where TF flushes subnormal halves to 0
+        log_u = tf.math.log(tf.maximum(tf.where(t < 0.5, t, tc), tiny))
+        valid = per_node(laws["valid"], seg, t)
+        alpha = per_node(laws["alpha"], seg, t)
+        log_g = per_node(laws["level"], seg, t) + alpha * (log_u - per_node(laws["log_u"], seg, t))
+        valid &= log_g < log_max
+        log_g = tf.where(valid, log_g, tf.zeros_like(log_g))
+        if log:
+            return tf.where(valid, log_g, ninf * tf.ones_like(log_g)), valid
+        return tf.where(valid, per_node(laws["sign"], seg, t) * tf.exp(log_g),
+                        tf.zeros_like(log_g)), valid
+
+    def corrected(g, shift, seg, t):
+        """Move each node's value from the distance it was evaluated at to the intended one.
+
+        alpha keeps its gradient: the parameter derivative of g at the actual distance
+        differs from the one at the intended distance by exactly d(alpha) * shift.
+        """
+        alpha = tf.where(per_node(laws["valid"], seg, t), per_node(laws["alpha"], seg, t),
+                         tf.zeros_like(g))
+        return g + alpha * shift if log else g * tf.exp(alpha * shift)
+
     shape = problem.batch_shape
     zero_i = tf.zeros(shape, tf.int32)
     done = tf.zeros(shape, tf.bool)
@@ -188,15 +281,18 @@ def tanh_sinh(problem, segments, max_levels, log, rtol, atol, skip_converged=Tru
             prev1, prev2 = tf.exp(history[-2] - total), tf.exp(history[-3] - total)
             e1 = tf.abs(1.0 - prev1)
             e2 = tf.abs(prev1 - prev2)
-            extra = tf.exp(tail - total) + 50.0 * eps
+            extra = tf.exp(tail_error - total) + 50.0 * eps
         else:
             e1 = tf.abs(history[-1] - history[-2])
             e2 = tf.abs(history[-2] - history[-3])
-            extra = tail + 50.0 * eps * absolute
+            extra = tail_error + 50.0 * eps * absolute
         one, zero = tf.ones_like(e1), tf.zeros_like(e1)
         ratio = tf.where(e2 > 0, e1 / tf.where(e2 > 0, e2, one), tf.where(e1 > 0, one, zero))
         err = e1 * tf.minimum(10.0 * ratio, 1.0) + extra
         err = tf.where(tf.math.is_nan(err), tf.constant(np.inf, dtype), err)
+        if log:  # every node zero (an empty range): the integral is exactly 0
+            err = tf.where(tf.equal(total, -np.inf) & tf.equal(tail_error, -np.inf),
+                           tf.zeros_like(err), err)
         if log:
             tol = tf.cast(max(atol, rtol), dtype)
             err_log = tf.math.log(err) + total  # finalize expects log-mode errors as logs

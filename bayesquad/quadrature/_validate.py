@@ -5,27 +5,33 @@ import numpy as np
 
 from bayesquad._tf import tf
 
-__all__ = ["METHODS", "Problem", "prepare"]
+__all__ = ["METHODS", "METHOD_OPTIONS", "Problem", "prepare"]
 
-METHODS = (
-    "auto",
-    "trapezoid",
-    "simpson",
-    "gauss-legendre",
-    "gauss-kronrod",
-    "adaptive-gk",
-    "tanh-sinh",
-    "monte-carlo",
-    "qmc",
-)
+# The options each method reads; an option given to a method that ignores it is an error
+# (a user passing samples= to a fixed rule would otherwise believe it was used).
+METHOD_OPTIONS = {
+    "auto": ("nodes", "max_evals", "max_levels"),
+    "trapezoid": ("panels",),
+    "simpson": ("panels",),
+    "gauss-legendre": ("nodes", "panels"),
+    "gauss-kronrod": ("nodes", "panels"),
+    "adaptive-gk": ("nodes", "max_evals"),
+    "tanh-sinh": ("max_levels",),
+    "monte-carlo": ("samples", "seed"),
+    "qmc": ("samples", "seed"),
+}
+METHODS = tuple(METHOD_OPTIONS)
+# tanh-sinh doubles its nodes per level: level 12 is ~10^5 nodes per segment end
+MAX_LEVELS = 12
 _FLOATS = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
 
 
 class Problem:
     """Validated inputs: tensors of one float dtype and the static batch shape."""
 
-    def __init__(self, f, lower, upper, args, points, dtype, batch_shape):
+    def __init__(self, f, lower, upper, args, points, dtype, batch_shape, complement=False):
         self.f = f
+        self.complement = complement
         self.lower = lower
         self.upper = upper
         self.args = args
@@ -79,24 +85,52 @@ def _check_tolerance(name, value):
         if static is None:
             return
         value = static
+    if isinstance(value, (str, bytes, bool)) or not isinstance(
+            value, (numbers.Real, np.ndarray, np.generic)):
+        raise TypeError(
+            f"{name}={value!r} must be a number, not {type(value).__name__} "
+            f"(e.g. {name}=1e-8)"
+        )
     arr = np.asarray(value, dtype=float)
     if np.any(~np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name}={value!r} must be a finite number >= 0 (e.g. {name}=1e-8)")
 
 
-def _check_positive_int(name, value, minimum=1):
+def _check_positive_int(name, value, minimum=1, maximum=None):
     if value is None:
         return
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value!r} is too large: at most {maximum}")
 
 
-def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype):
+def _check_options(method, options):
+    """Every given option must be one the method reads, with a sane value."""
+    given = [k for k, v in options.items() if v is not None]
+    unused = [k for k in given if k not in METHOD_OPTIONS[method]]
+    if unused:
+        takers = sorted({m for m, opts in METHOD_OPTIONS.items() for k in unused if k in opts})
+        raise ValueError(
+            f"{', '.join(f'{k}=' for k in unused)} is not an option of method={method!r}, "
+            f"which takes {', '.join(f'{k}=' for k in METHOD_OPTIONS[method]) or 'no options'}"
+            f"; {'/'.join(repr(m) for m in takers)} use{'s' if len(takers) == 1 else ''} it"
+        )
+    for key in ("nodes", "panels", "max_evals", "samples"):
+        _check_positive_int(key, options.get(key))
+    _check_positive_int("max_levels", options.get("max_levels"), minimum=2,
+                        maximum=MAX_LEVELS)
+
+
+def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype,
+            complement=False):
     """Validate and convert; returns a :class:`Problem`."""
     if not callable(f):
         raise TypeError(f"f must be callable as f(x, *args); got {type(f).__name__}")
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    if not isinstance(complement, bool):
+        raise TypeError(f"complement={complement!r} must be True or False")
     if not isinstance(args, (tuple, list)):
         raise TypeError(
             f"args must be a tuple of tensors passed as f(x, *args); got {type(args).__name__}"
@@ -104,9 +138,7 @@ def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype):
         )
     _check_tolerance("rtol", rtol)
     _check_tolerance("atol", atol)
-    for key in ("nodes", "panels", "max_evals", "samples"):
-        _check_positive_int(key, options.get(key))
-    _check_positive_int("max_levels", options.get("max_levels"), minimum=2)
+    _check_options(method, options)
 
     candidates = [_float_dtype_of("lower", lower), _float_dtype_of("upper", upper)]
     if points is not None:
@@ -141,4 +173,4 @@ def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype):
             f"the batch shape {batch_shape} must be static; give lower/upper/args fully "
             "defined shapes (e.g. an input_signature with fixed sizes)"
         )
-    return Problem(f, lower, upper, tuple(converted), points, dtype, batch_shape)
+    return Problem(f, lower, upper, tuple(converted), points, dtype, batch_shape, complement)

@@ -51,9 +51,11 @@ _BISECTION_ALGEBRAIC = (
     "for 1e-6, ~12,600 for 1e-10), beyond the default budget (100 G10K21 intervals); "
     "auto's tanh-sinh fallback is what must converge"
 )
-_FLOAT_SPACING_AT_1 = (
-    "the mass of (1-x)^-1/2 within one float spacing of x=1 is 2*sqrt(1.1e-16) = 2e-8 "
-    "(relative 1e-8): f(x) cannot be sampled there in float64, so 1e-10 is unreachable"
+_BISECTION_AT_NONZERO_END = (
+    "next to a singular end other than 0, GK nodes are rounded to the float grid around the "
+    "end (relative error eps/distance of the distance f sees) and bisection has no power "
+    "law to correct them with: adaptive-gk alone stalls near 1e-8; auto hands the end to "
+    "tanh-sinh, which corrects the nodes and must converge"
 )
 
 
@@ -160,9 +162,26 @@ PROBLEMS = [
     # Singular at the upper limit 0, where floats are dense: as resolvable as inv_sqrt
     # (its mirror image), so nothing is excused here.
     _p("inv_sqrt_upper_at_0", lambda x: 1.0 / tf.sqrt(-x), -1, 0, 2.0, "singular"),
-    # Singular at the upper limit 1: float spacing there caps the attainable accuracy.
+    # Singular at a limit other than 0, where float spacing hides the last 2e-8 of the
+    # mass from the nodes (issue 10): tanh-sinh's power-law correction and tail recover it.
     _p("inv_sqrt_1mx", lambda x: 1.0 / tf.sqrt(1.0 - x), 0, 1, 2.0, "singular",
-       hard={("*", 1e-10): _FLOAT_SPACING_AT_1}),
+       hard={("adaptive-gk", 1e-10): _BISECTION_AT_NONZERO_END}),
+    # sqrt(x)/sqrt(1-x^2), written with (1-x)(1+x): 1 - x*x would itself lose eps/(4u)
+    # of relative accuracy at a distance u from 1 (its own rounding, ~1e-13 of the
+    # integral, which no choice of nodes reveals; see test_upper_end_singularities).
+    _p("sqrt_x_over_sqrt_1mx2", lambda x: tf.sqrt(x) / tf.sqrt((1.0 - x) * (1.0 + x)), 0, 1,
+       special.beta(0.75, 0.5) / 2, "singular",
+       hard={("adaptive-gk", 1e-10): _BISECTION_AT_NONZERO_END}),
+    _p("one_mx_pow_m0.9", lambda x: (1.0 - x) ** -0.9, 0, 1, 10.0, "singular",
+       hard={("adaptive-gk", "*"): _BISECTION_ALGEBRAIC}),
+    _p("log_1mx", lambda x: tf.math.log(1.0 - x), 0, 1, -1.0, "singular"),
+    _p("inv_sqrt_xm1_at_1", lambda x: 1.0 / tf.sqrt(x - 1.0), 1, 2, 2.0, "singular",
+       hard={("adaptive-gk", 1e-10): _BISECTION_AT_NONZERO_END}),
+    _p("inv_sqrt_both_ends", lambda x: 1.0 / tf.sqrt(x * (1.0 - x)), 0, 1, math.pi,
+       "singular", hard={("adaptive-gk", 1e-10): _BISECTION_AT_NONZERO_END}),
+    _p("inv_sqrt_at_point", lambda x: 1.0 / tf.sqrt(tf.abs(x - 0.5)), 0, 1,
+       2 * math.sqrt(2.0), "singular", points=(0.5,),
+       hard={("adaptive-gk", 1e-10): _BISECTION_AT_NONZERO_END}),
     # ---- infinite ranges ---------------------------------------------------------------
     _p("exp_neg_0_inf", lambda x: tf.exp(-x), 0, INF, 1.0, "infinite"),
     _p("exp_minf_0", lambda x: tf.exp(x), -INF, 0, 1.0, "infinite"),
