@@ -1,7 +1,8 @@
 """``bayesquad fit`` and ``bayesquad report``: run a fit, write its outputs, rebuild a report.
 
 The outputs of a fit directory: ``posterior.nc`` (the DataTree, with the stored verdict and
-``cli_*`` attrs saying what was run), ``summary.csv`` and ``report.html``.
+``cli_*`` attrs saying what was run), ``summary.csv`` and ``report.html``; how they are
+written so that a kill never leaves them truncated or mixed is in :mod:`_cli_outputs`.
 """
 import os
 import pathlib
@@ -10,26 +11,12 @@ import sys
 import warnings
 
 from bayesquad._cli_inputs import InputError, load_inputs, one_line
+from bayesquad._cli_outputs import (CHECKPOINT, POSTERIOR, REPORT, SUMMARY, Outputs,
+                                    check_writable, replace_atomically)
 
 __all__ = ["POSTERIOR", "REPORT", "SUMMARY", "rebuild_report", "run_fit"]
 
-POSTERIOR, SUMMARY, REPORT = "posterior.nc", "summary.csv", "report.html"
-
 _SHOWN_ROWS = 20  # summary rows printed; the CSV has all of them
-
-
-def _out_dir(path):
-    out = pathlib.Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out '{path}' exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"cannot create the output directory '{path}': "
-                         f"{err.strerror or one_line(err)}") from err
-    if not os.access(out, os.W_OK):
-        raise InputError(f"the output directory '{path}' is not writable")
-    return out
 
 
 def _plan(args):
@@ -43,7 +30,7 @@ def _plan(args):
     return f"MAP + Laplace approximation ({args.draws} draws), seed {args.seed}"
 
 
-def _fit(args, inputs, out):
+def _fit(args, inputs, checkpoint):
     """Run the chosen method; return the DataTree.  Its ValueErrors are input errors."""
     from bayesquad.inference import find_map, fit_vi, sample
     try:
@@ -53,7 +40,7 @@ def _fit(args, inputs, out):
                           init=args.init, target_accept=args.target_accept,
                           max_tree_depth=args.max_tree_depth, jit=args.jit,
                           progress=not args.quiet,
-                          checkpoint=str(out / "checkpoint") if args.checkpoint else None,
+                          checkpoint=checkpoint,
                           log_likelihood=inputs.pointwise_log_likelihood and args.loo)
         if args.method == "vi":
             return fit_vi(inputs.model, inputs.observed, family=args.vi_family,
@@ -134,26 +121,55 @@ def run_fit(args):
     The verdict is computed in this process, right after the fit, so its quadrature
     check can re-evaluate the live model; it is stored in ``posterior.nc``, and ``report``
     reuses it rather than diagnosing again (a saved file carries no model).  The outputs
-    are written in the order posterior.nc, summary.csv, report.html: if the report fails,
-    the fit is kept and ``bayesquad report DIR`` can retry.
+    are staged under temporary names and put in place together at the end
+    (:class:`~bayesquad._cli_outputs.Outputs`); if the report fails, ``posterior.nc`` and
+    ``summary.csv`` are still put in place and ``bayesquad report DIR`` can retry.
     """
+    # the data's shapes are checked by the fit itself (its ValueError is an input error):
+    # checking them here too would cost a second eager evaluation of the model
+    inputs = load_inputs(args.model, args.data)
+    outputs = Outputs(args.out, checkpoint=args.checkpoint)
+    checkpoint = str(outputs.final(CHECKPOINT)) if args.checkpoint else None
+    try:
+        return _run_fit(args, inputs, outputs, checkpoint)
+    except KeyboardInterrupt:
+        outputs.discard()
+        outputs.tidy()
+        kept = (f"every finished chunk is saved in '{checkpoint}': rerun the same command "
+                f"to resume there" if checkpoint is not None else
+                "rerun with --checkpoint to be able to resume after an interrupt")
+        previous = outputs.previous()
+        if previous:
+            kept += f"; '{args.out}' still holds the earlier run's {', '.join(previous)}"
+        raise KeyboardInterrupt(kept) from None
+    except BaseException:
+        outputs.discard()
+        outputs.tidy()
+        raise
+
+
+def _run_fit(args, inputs, outputs, checkpoint):
     echo = (lambda *a: None) if args.quiet else print  # noqa: E731
 
     def warn(msg):
         print(f"bayesquad fit: warning: {msg}", file=sys.stderr)
 
-    # the data's shapes are checked by the fit itself (its ValueError is an input error):
-    # checking them here too would cost a second eager evaluation of the model
-    inputs = load_inputs(args.model, args.data)
-    out = _out_dir(args.out)
+    out = outputs.dir
     title = args.title or inputs.name
     echo(f"bayesquad fit: {inputs.name} ({inputs.model_path})")
     echo(f"  data: {inputs.data_path}")
     echo(f"  {_plan(args)}")
+    if outputs.leftovers:
+        warn(f"removed partial files of an interrupted earlier run from '{out}': "
+             f"{', '.join(outputs.leftovers)}")
+    previous = outputs.previous()
+    if previous:
+        echo(f"  '{out}' holds an earlier run's {', '.join(previous)}: they are replaced "
+             f"together when this fit has finished, and kept if it does not finish")
     if args.method == "nuts":
         first = "finding a MAP start and compiling" if args.init == "map" else "compiling"
         echo(f"  {first} first, then sampling with a progress bar")
-    dt = _fit(args, inputs, out)
+    dt = _fit(args, inputs, checkpoint)
     echo(_timing(dt, args.method))
     from bayesquad.diagnostics import diagnose
     from bayesquad.report import store_verdict, write_html
@@ -161,36 +177,50 @@ def run_fit(args):
     echo("")
     echo(str(verdict))
     _posterior_predictive(args, inputs, dt, warn)
-    store_verdict(dt, verdict)
     dt.attrs.update({"cli_command": shlex.join(args.argv), "cli_model_file": inputs.model_path,
                      "cli_data_file": inputs.data_path, "cli_method": args.method,
                      "cli_title": title, "cli_cwd": os.getcwd()})
-    dt.to_netcdf(out / POSTERIOR)
+    store_verdict(dt, verdict)  # after the attrs: it records the run id it belongs to
+    outputs.stage(POSTERIOR, dt.to_netcdf)
     summary = _summary(dt)
-    summary.to_csv(out / SUMMARY, index_label="parameter")
+    outputs.stage(SUMMARY, lambda tmp: summary.to_csv(tmp, index_label="parameter"))
     echo("")
     echo(_summary_text(summary))
-    report = write_html(dt, out / REPORT, verdict=verdict, title=title, model=inputs.model,
-                        observed=inputs.observed)
+    try:
+        # no verdict argument: the report shows the one stored in the DataTree, as
+        # `bayesquad report` does when it rebuilds the page
+        outputs.stage(REPORT, lambda tmp: write_html(dt, tmp, title=title))
+    except Exception:
+        # the fit is worth keeping without its report: `bayesquad report DIR` retries
+        outputs.commit()
+        warn(f"the report could not be written; {POSTERIOR} and {SUMMARY} are in '{out}', "
+             f"and 'bayesquad report {out}' retries the report")
+        raise
+    outputs.commit()
     echo("")
     print(f"posterior: {out / POSTERIOR}")
     print(f"summary:   {out / SUMMARY}")
     print(f"verdict:   {'PASSED' if verdict.passed else 'FAILED'} "
           f"(exit code {0 if verdict.passed else 1})")
-    print(f"report:    {pathlib.Path(report).resolve().as_uri()}")
+    print(f"report:    {(out / REPORT).resolve().as_uri()}")
     return 0 if verdict.passed else 1
 
 
 def rebuild_report(directory, *, title=None):
-    """The ``report`` command: rewrite ``DIR/report.html`` from ``DIR/posterior.nc``."""
+    """The ``report`` command: rewrite ``DIR/report.html`` from ``DIR/posterior.nc``.
+
+    ``DIR/summary.csv`` is written too when it is missing (a fit killed while putting its
+    outputs in place leaves ``posterior.nc`` alone).
+    """
     folder = pathlib.Path(directory)
     if not folder.is_dir():
         raise InputError(f"'{directory}' is not a directory; pass the --out directory of a "
                          f"bayesquad fit")
+    check_writable(folder / REPORT)  # before the work, not after it
     path = folder / POSTERIOR
-    if not path.is_file():
-        raise InputError(f"'{directory}' has no {POSTERIOR}; pass the --out directory of a "
-                         f"bayesquad fit")
+    if path.is_dir() or not path.exists():
+        raise InputError(f"'{directory}' has no {POSTERIOR} file; pass the --out directory "
+                         f"of a bayesquad fit")
     import arviz as az
     try:
         dt = az.from_netcdf(path)
@@ -206,11 +236,20 @@ def rebuild_report(directory, *, title=None):
         print(f"bayesquad report: warning: the stored verdict is unreadable ({one_line(err)})",
               file=sys.stderr)
         verdict = None
-    report = write_html(dt, folder / REPORT, verdict=verdict,
-                        title=title or dt.attrs.get("cli_title"))
+    # no verdict argument: write_html shows the stored one (or, unreadable, diagnoses again)
+    report = replace_atomically(folder / REPORT, lambda tmp: write_html(
+        dt, tmp, title=title or dt.attrs.get("cli_title")))
+    summary_path = folder / SUMMARY
+    rebuilt_summary = not summary_path.exists()
+    if rebuilt_summary:
+        summary = _summary(dt)
+        replace_atomically(summary_path,
+                           lambda tmp: summary.to_csv(tmp, index_label="parameter"))
     if "cli_command" in dt.attrs:
         print(f"fit: {dt.attrs['cli_command']}")
     if verdict is not None:
         print(f"verdict: {'PASSED' if verdict.passed else 'FAILED'} (as stored by the fit)")
+    if rebuilt_summary:
+        print(f"summary: {summary_path} (written: it was missing)")
     print(f"report: {pathlib.Path(report).resolve().as_uri()}")
     return 0

@@ -13,7 +13,7 @@ import sys
 import zipfile
 
 __all__ = ["InputError", "Inputs", "load_data_file", "load_inputs", "load_model_file", "one_line",
-           "validate_observed"]
+           "read_npz", "validate_observed"]
 
 _INTERFACE = ("a model file defines build(data, dtype) and observed(data), and usually "
               "OBSERVED, PARAMS, DATA_KEYS (see models/README.md)")
@@ -105,6 +105,12 @@ def load_model_file(path):
         sys.modules.pop(name, None)
         raise InputError(f"model file '{path}', line {err.lineno}: syntax error: "
                          f"{err.msg}") from err
+    except SystemExit as err:  # sys.exit() in a model file must not end bayesquad silently
+        sys.modules.pop(name, None)
+        raise InputError(f"model file '{path}' called sys.exit({err.code!r}) while being "
+                         f"imported; a model file must define build() and observed() and "
+                         f"not exit (guard script code with if __name__ == '__main__':)") \
+            from err
     except Exception as err:  # noqa: BLE001 -- any failure of user code is an input error
         sys.modules.pop(name, None)
         raise InputError(f"model file '{path}' failed to import: {type(err).__name__}: "
@@ -122,7 +128,6 @@ def load_model_file(path):
 
 def load_data_file(path):
     """Read the ``.npz`` at ``path`` into a dict of numpy arrays (no pickled objects)."""
-    import numpy as np
     if not os.path.exists(path):
         raise InputError(f"data file '{path}' does not exist")
     if os.path.isdir(path):
@@ -130,12 +135,38 @@ def load_data_file(path):
     if not path.endswith(".npz"):
         raise InputError(f"data file '{path}' is not a .npz file; write one with "
                          f"numpy.savez(path, name=array, ...)")
+    return read_npz(path, what="data file", fix="write one with numpy.savez(path, "
+                    "name=array, ...)")
+
+
+def read_npz(path, *, what, fix):
+    """The arrays of the ``.npz`` archive at ``path`` (no pickled objects), by name.
+
+    Every way a file can fail to be one (a single ``.npy`` array renamed, a truncated or
+    foreign file, pickled object arrays) raises :class:`InputError` naming ``what`` and
+    ``path`` with ``fix``; numpy's own wording is not shown, since for object arrays it
+    suggests ``allow_pickle=True``, which would run code from the file.
+    """
+    import numpy as np
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise InputError(f"data file '{path}' cannot be read as .npz: {one_line(err)}") \
-            from err
+        reason = ("it holds pickled Python objects, which bayesquad does not load"
+                  if "pickle" in str(err).lower() else
+                  "it is not a zip archive of arrays (" + one_line(err)[:120] + ")")
+        raise InputError(f"{what} '{path}' cannot be read as .npz: {reason}; {fix}") from err
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"{what} '{path}' holds a single .npy array, not a .npz archive of "
+                         f"named arrays; {fix}")
+    try:
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except ValueError as err:  # object arrays inside an otherwise valid archive
+        raise InputError(f"{what} '{path}' holds pickled Python objects (object arrays), "
+                         f"which bayesquad does not load; {fix} with numeric arrays") from err
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as err:
+        raise InputError(f"{what} '{path}' is damaged ({type(err).__name__}: "
+                         f"{one_line(err)[:120]}); {fix}") from err
 
 
 def _check_keys(module, data, model_path, data_path):
@@ -157,6 +188,9 @@ def _call_user(fn, what, model_path, *args):
     except KeyError as err:
         raise InputError(f"{what} in '{model_path}' looked up key {err} that the data "
                          f"does not have") from err
+    except SystemExit as err:
+        raise InputError(f"{what} in '{model_path}' called sys.exit({err.code!r}); a model "
+                         f"file's functions must return, not exit") from err
     except Exception as err:  # noqa: BLE001 -- user code: report its message, one line
         prefix = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
         raise InputError(f"{what} in '{model_path}' failed: {prefix}{one_line(err)}") from err

@@ -134,17 +134,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
-def _int_at_least(low):
+def _int_between(low, high):
+    """An argparse type: an integer in ``[low, high]``, refused at parse time.
+
+    Upper bounds keep mistakes (``--draws 100000000000000000000``) from running for hours
+    or failing late in NumPy or TensorFlow wording.
+    """
     def parse(text):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+            hint = " (write it without an exponent)" if "e" in text.lower() else ""
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}{hint}") \
+                from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high:,}, got "
+                                             f"{value}")
         return value
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = f"integer in [{low}, {high}]"
     return parse
+
+
+#: Seeds are split into 32-bit words by TensorFlow's stateless random functions.
+_MAX_SEED = 2 ** 31 - 1
+#: Per chain: the sampler keeps every step's position and statistics in memory.
+_MAX_STEPS = 1_000_000
+_MAX_CHAINS = 64
+#: Matches ``sample``'s own limit: 2**15 leapfrog steps per draw.
+_MAX_TREE_DEPTH = 15
 
 
 def _probability(text):
@@ -194,24 +211,25 @@ def _fit_parser(sub):
     group.add_argument("--method", choices=("nuts", "vi", "map"), default="nuts",
                        help="nuts: NUTS with windowed adaptation (default); vi: Gaussian "
                        "variational approximation; map: maximum a posteriori + Laplace")
-    group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N",
+    group.add_argument("--seed", type=_int_between(0, _MAX_SEED), default=0, metavar="N",
                        help="random seed; the same seed and options give the same draws on "
                        "the same machine (default: %(default)s)")
-    group.add_argument("--draws", type=_int_at_least(1), default=1000, metavar="N",
+    group.add_argument("--draws", type=_int_between(1, _MAX_STEPS), default=1000, metavar="N",
                        help="nuts: draws kept per chain; vi, map: draws of the approximation "
                        "(default: %(default)s)")
     group.add_argument("--no-jit", dest="jit", action="store_false",
                        help="do not XLA-compile (slower sampling, faster start; nuts, vi)")
     group = p.add_argument_group("NUTS")
-    group.add_argument("--chains", type=_int_at_least(1), default=4, metavar="N",
+    group.add_argument("--chains", type=_int_between(1, _MAX_CHAINS), default=4, metavar="N",
                        help="number of chains (default: %(default)s)")
-    group.add_argument("--warmup", type=_int_at_least(0), default=1000, metavar="N",
+    group.add_argument("--warmup", type=_int_between(0, _MAX_STEPS), default=1000, metavar="N",
                        help="warm-up (adaptation) steps per chain, discarded (default: "
                        "%(default)s)")
     group.add_argument("--target-accept", type=_probability, default=0.8, metavar="P",
                        help="target mean acceptance of step-size adaptation; raise it "
                        "(0.9, 0.95) when there are divergences (default: %(default)s)")
-    group.add_argument("--max-tree-depth", type=_int_at_least(1), default=10, metavar="N",
+    group.add_argument("--max-tree-depth", type=_int_between(1, _MAX_TREE_DEPTH), default=10,
+                       metavar="N",
                        help="at most 2**N leapfrog steps per draw (default: %(default)s)")
     group.add_argument("--init", choices=("map", "prior"), default="map",
                        help="map: start the chains around the MAP point with the Laplace "
@@ -227,10 +245,10 @@ def _fit_parser(sub):
     group = p.add_argument_group("VI")
     group.add_argument("--vi-family", choices=("meanfield", "fullrank"), default="meanfield",
                        help="diagonal or full-covariance Gaussian (default: %(default)s)")
-    group.add_argument("--vi-steps", type=_int_at_least(1), default=2000, metavar="N",
+    group.add_argument("--vi-steps", type=_int_between(1, _MAX_STEPS), default=2000, metavar="N",
                        help="optimisation steps (default: %(default)s)")
     group = p.add_argument_group("report")
-    group.add_argument("--ppc-draws", type=_int_at_least(0), default=50, metavar="N",
+    group.add_argument("--ppc-draws", type=_int_between(0, _MAX_STEPS), default=50, metavar="N",
                        help="posterior draws simulated for the posterior predictive check "
                        "when the model defines simulate(); 0: none (default: %(default)s)")
     group.add_argument("--title", help="title of the report (default: the model's name)")
@@ -245,9 +263,9 @@ def _check_parser(sub):
                        formatter_class=_Formatter, add_help=False)
     _add_inputs(p)
     group = p.add_argument_group("options")
-    group.add_argument("--draws", type=_int_at_least(1), default=20, metavar="N",
+    group.add_argument("--draws", type=_int_between(1, 100_000), default=20, metavar="N",
                        help="prior draws evaluated (default: %(default)s)")
-    group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N",
+    group.add_argument("--seed", type=_int_between(0, _MAX_SEED), default=0, metavar="N",
                        help="seeds the prior draws (default: %(default)s)")
     group.add_argument("--no-jit", dest="jit", action="store_false",
                        help="time the evaluation as a tf.function graph without XLA (as "
@@ -336,9 +354,17 @@ def main(argv=None):
     prog = f"bayesquad {args.command}"
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # the commands put what was kept, and how to resume, in the exception's message
+        detail = f": {exc.args[0]}" if exc.args else ""
+        print(f"\n{prog}: interrupted{detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as exc:  # model code (simulate, a log density) that calls sys.exit
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prog}: error: code from the model file called sys.exit({exc.code!r}); a "
+              f"model file's functions must return or raise, not exit", file=sys.stderr)
+        return EXIT_USAGE
     except InputError as err:
         if args.debug:
             traceback.print_exc()

@@ -83,11 +83,20 @@ PEAK_GOOD = _PEAK.replace("__WIDTH_SD__", "0.3").replace("__QUADRATURE__", "")
 PEAK_BAD = _PEAK.replace("__WIDTH_SD__", "1.5").replace("__QUADRATURE__",
                                                         "nodes=8, panels=1")
 
+#: As NORMAL with another prior on mu: the same names and data, a different model.
+NORMAL_NARROW = NORMAL.replace('tfd.Normal(tf.constant(0.0, dtype), 10.0, name="mu")',
+                               'tfd.Normal(tf.constant(0.0, dtype), 0.5, name="mu")')
+
+#: As NORMAL but build() exits the interpreter.
+EXITS_IN_BUILD = NORMAL.replace("    y = np.asarray(data[\"y\"])\n",
+                                "    import sys\n    sys.exit(5)\n", 1)
+
 BROKEN = {
     "syntax_error.py": "import numpy\n\ndef build(data:\n    pass\n",
     "no_build.py": "def observed(data):\n    return {}\n",
     "bad_import.py": "import bayesquad_no_such_module\n",
     "not_python.txt": "build = 1\n",
+    "exits_on_import.py": "import sys\nsys.exit(5)\n",
 }
 
 
@@ -103,7 +112,8 @@ def write_all(folder):
 
     for name, text in (("normal.py", NORMAL), ("fixed_size.py", FIXED_SIZE),
                        ("negative_scale.py", NEGATIVE_SCALE), ("peak_good.py", PEAK_GOOD),
-                       ("peak_bad.py", PEAK_BAD), *BROKEN.items()):
+                       ("peak_bad.py", PEAK_BAD), ("normal_narrow.py", NORMAL_NARROW),
+                       ("exits_in_build.py", EXITS_IN_BUILD), *BROKEN.items()):
         put(name, text)
     rng = np.random.default_rng(0)
     for name, arrays in (("normal.npz", {"y": rng.normal(1.0, 2.0, 200)}),
@@ -117,4 +127,11 @@ def write_all(folder):
     with open(path, "w", encoding="utf-8") as f:
         f.write("this is not a zip file\n")
     paths["not_npz.npz"] = path
+    path = os.path.join(folder, "renamed_npy.npz")  # np.save's format under a .npz name
+    with open(path, "wb") as f:
+        np.save(f, rng.normal(size=200))
+    paths["renamed_npy.npz"] = path
+    path = os.path.join(folder, "pickled.npz")
+    np.savez(path, y=np.array([{"y": 1.0}], dtype=object))
+    paths["pickled.npz"] = path
     return paths

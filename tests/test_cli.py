@@ -3,6 +3,7 @@
 Tiny model files (tests/cli_models.py) keep fits to seconds; one subprocess test runs
 the installed console script.
 """
+import io
 import os
 import pathlib
 import shutil
@@ -109,6 +110,13 @@ def test_installed_console_script():
     ("normal.py", "wrong_shape.npz", "data['y'] must be a 1-D array, got shape (20, 10)"),
     ("fixed_size.py", "normal.npz",
      "observed['y'] has shape (200,) but the model's distribution for 'y' produces shape (50,)"),
+    ("normal.py", "renamed_npy.npz", "data file '{renamed_npy.npz}' holds a single .npy array, "
+     "not a .npz archive"),
+    ("normal.py", "pickled.npz", "data file '{pickled.npz}' holds pickled Python objects"),
+    ("exits_on_import.py", "normal.npz",
+     "model file '{exits_on_import.py}' called sys.exit(5) while being imported"),
+    ("exits_in_build.py", "normal.npz",
+     "build(data) in '{exits_in_build.py}' called sys.exit(5)"),
 ])
 @pytest.mark.parametrize("command", ["fit", "check"])
 def test_input_errors_are_one_line(capsys, files, tmp_path, command, model, data, expected):
@@ -125,16 +133,29 @@ def test_input_errors_are_one_line(capsys, files, tmp_path, command, model, data
     for name in (model, data):
         expected = expected.replace("{" + name + "}", path(name))
     assert expected in lines[0]
+    assert "allow_pickle" not in lines[0]
+    # an input error leaves no empty output directory behind
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("argv, expected", [
     (["fit", "m.py", "--data", "d.npz", "--out", "o", "--method", "hmc"],
      "argument --method: invalid choice: 'hmc'"),
     (["fit", "m.py", "--data", "d.npz", "--out", "o", "--chains", "0"],
-     "argument --chains: must be >= 1, got 0"),
+     "argument --chains: must be between 1 and 64, got 0"),
     (["fit", "m.py", "--data", "d.npz", "--out", "o", "--target-accept", "1.5"],
      "argument --target-accept: must be between 0 and 1"),
     (["fit", "m.py", "--data", "d.npz"], "the following arguments are required: --out"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--max-tree-depth", "100"],
+     "argument --max-tree-depth: must be between 1 and 15, got 100"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--seed", "100000000000000000000"],
+     "argument --seed: must be between 0 and 2,147,483,647"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--draws", "100000000000000000000"],
+     "argument --draws: must be between 1 and 1,000,000"),
+    (["fit", "m.py", "--data", "d.npz", "--out", "o", "--draws", "1e20"],
+     "argument --draws: expected an integer, got '1e20' (write it without an exponent)"),
+    (["check", "m.py", "--data", "d.npz", "--seed", "-1"],
+     "argument --seed: must be between 0 and 2,147,483,647, got -1"),
     (["check", "m.py"], "the following arguments are required: --data"),
     (["sample", "m.py"], "invalid choice: 'sample'"),
 ])
@@ -152,6 +173,35 @@ def test_out_is_a_file(capsys, files, tmp_path):
     code, _, err = run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
                        "--out", target)
     assert code == cli.EXIT_USAGE and "exists and is not a directory" in err
+
+
+@pytest.mark.parametrize("command", ["fit", "report"])
+def test_output_that_is_a_directory_is_an_input_error(capsys, files, tmp_path, command):
+    """Found before the fit runs, named, exit 2 (was: exit 3 after the whole fit)."""
+    (tmp_path / "report.html").mkdir()
+    if command == "fit":
+        argv = ["fit", files["normal.py"], "--data", files["normal.npz"], "--out", tmp_path]
+    else:
+        (tmp_path / "posterior.nc").write_text("not read: the output is checked first")
+        argv = ["report", tmp_path]
+    code, out, err = run(capsys, *argv)
+    lines = _lines(err)
+    assert code == cli.EXIT_USAGE and len(lines) == 1, err
+    assert f"'{tmp_path / 'report.html'}' is a directory" in lines[0]
+    assert "NUTS" not in out  # nothing ran
+
+
+def test_model_code_that_exits_later_is_an_input_error(capsys, files, tmp_path, monkeypatch):
+    """sys.exit inside the fit (here: from the sampler) is exit 2, not a silent exit 5."""
+    import bayesquad.inference
+
+    def exits(*args, **kwargs):
+        raise SystemExit(5)
+    monkeypatch.setattr(bayesquad.inference, "sample", exits)
+    code, _, err = run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
+                       "--out", tmp_path / "out", "-q")
+    assert code == cli.EXIT_USAGE and "called sys.exit(5)" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_debug_shows_the_traceback(capsys, files):
@@ -227,6 +277,10 @@ def test_failed_verdict_exit_code_and_outputs(short_fit, files):
     assert summary["mean"][0] == pytest.approx(float(dt.posterior["mu"].mean()), rel=1e-12)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "FAIL" in html and "normal" in html
+    # the report names where its verdict comes from in the fit's terms, not the API's
+    assert "given to write_html" not in html
+    assert f"stored with the DataTree (attrs[&#x27;bayesquad_verdict&#x27;] of run " \
+           f"{dt.attrs['bayesquad_run_id']}" in html
 
 
 def test_report_rebuilds(capsys, short_fit):
@@ -293,3 +347,143 @@ def test_check_reports_non_finite_log_densities(capsys, files):
     assert code == 1
     problems = [line for line in out.splitlines() if "log density nan" in line]
     assert problems and all("sigma=-" in line for line in problems)
+
+
+# ---- outputs of two runs, interrupts, checkpoints ---------------------------------------
+
+_TINY = ["--chains", 2, "--warmup", 10, "--draws", 10, "--no-jit", "--ppc-draws", 0,
+         "--init", "prior", "--no-loo"]
+_OUTPUTS = ("posterior.nc", "summary.csv", "report.html")
+
+
+def _tiny_fit(files, out, *extra, model="normal.py"):
+    return ["fit", files[model], "--data", files["normal.npz"], "--out", out, *_TINY, *extra]
+
+
+def _run_id(out):
+    import arviz as az
+    return az.from_netcdf(out / "posterior.nc").attrs["bayesquad_run_id"]
+
+
+@pytest.fixture
+def earlier_run(short_fit, tmp_path):
+    """A copy of ``short_fit``'s directory: the outputs of an earlier run, as bytes."""
+    _, src = short_fit
+    dst = tmp_path / "out"
+    shutil.copytree(src, dst)
+    return dst, {name: (dst / name).read_bytes() for name in _OUTPUTS}
+
+
+def test_kill_while_writing_the_posterior_keeps_the_earlier_outputs(capsys, files,
+                                                                     earlier_run, monkeypatch):
+    """The issue's case: a kill during the write left a 96-byte posterior.nc."""
+    import xarray as xr
+    out, before = earlier_run
+
+    def killed_while_writing(self, path, *args, **kwargs):
+        pathlib.Path(path).write_bytes(b"\x89HDF" + bytes(92))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", killed_while_writing)
+    code, _, err = run(capsys, *_tiny_fit(files, out, "-q"))
+    assert code == cli.EXIT_INTERRUPTED
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, name
+    assert sorted(p.name for p in out.iterdir()) == sorted(_OUTPUTS)  # no partial file
+    assert f"'{out}' still holds the earlier run's posterior.nc, summary.csv, report.html" in err
+    assert "rerun with --checkpoint" in err and "call sample" not in err
+
+
+def test_interrupt_while_reporting_leaves_no_mixed_outputs(capsys, files, earlier_run,
+                                                           monkeypatch):
+    """The issue's case: an interrupt after posterior.nc left it beside the old report."""
+    import bayesquad.report
+    out, before = earlier_run
+    old_id = _run_id(out)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(bayesquad.report, "write_html", interrupted)
+    code, _, _ = run(capsys, *_tiny_fit(files, out, "-q"))
+    assert code == cli.EXIT_INTERRUPTED
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, name
+    assert _run_id(out) == old_id and old_id in (out / "report.html").read_text()
+
+
+def test_a_new_run_replaces_every_output_and_says_so(capsys, files, earlier_run):
+    out, before = earlier_run
+    (out / "posterior.partial-0123abcd.nc").write_bytes(bytes(96))  # a killed run's file
+    code, stdout, err = run(capsys, *_tiny_fit(files, out, "--seed", 1))  # other draws
+    assert code in (cli.EXIT_PASSED, cli.EXIT_FAILED)
+    assert "holds an earlier run's posterior.nc, summary.csv, report.html" in stdout
+    assert "removed partial files of an interrupted earlier run" in err
+    assert "posterior.partial-0123abcd.nc" in err
+    assert sorted(p.name for p in out.iterdir()) == sorted(_OUTPUTS)
+    for name, data in before.items():
+        assert (out / name).read_bytes() != data, name
+    import arviz as az
+    from bayesquad.report import load_verdict
+    dt = az.from_netcdf(out / "posterior.nc")
+    new_id = dt.attrs["bayesquad_run_id"]
+    assert load_verdict(dt) is not None  # the stored verdict is this run's
+    assert new_id in (out / "report.html").read_text()
+
+
+def test_report_rebuilds_a_missing_summary(capsys, earlier_run):
+    import pandas as pd
+    out, before = earlier_run
+    (out / "summary.csv").unlink()  # as a kill between putting outputs in place leaves it
+    code, stdout, _ = run(capsys, "report", out)
+    assert code == 0 and "summary.csv (written: it was missing)" in stdout
+    assert pd.read_csv(out / "summary.csv").equals(pd.read_csv(io.BytesIO(
+        before["summary.csv"])))
+
+
+@pytest.fixture(scope="module")
+def checkpointed_fit(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("checkpointed") / "run"
+    code = cli.main([str(a) for a in _tiny_fit(files, out, "--checkpoint", "-q")])
+    assert code in (cli.EXIT_PASSED, cli.EXIT_FAILED)
+    return out
+
+
+def test_checkpoint_of_another_model_is_an_input_error(capsys, files, checkpointed_fit,
+                                                       tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(checkpointed_fit, out)
+    code, _, err = run(capsys, *_tiny_fit(files, out, "--checkpoint", "-q",
+                                          model="normal_narrow.py"))
+    lines = _lines(err)
+    assert code == cli.EXIT_USAGE and len(lines) == 1, err
+    assert f"checkpoint directory '{out / 'checkpoint'}' holds a run of a different model" \
+        in lines[0]
+
+
+def test_damaged_checkpoint_is_an_input_error(capsys, files, checkpointed_fit, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(checkpointed_fit, out)
+    state = out / "checkpoint" / "state.npz"
+    state.write_bytes(state.read_bytes()[:96])
+    code, _, err = run(capsys, *_tiny_fit(files, out, "--checkpoint", "-q"))
+    lines = _lines(err)
+    assert code == cli.EXIT_USAGE and len(lines) == 1, err
+    assert f"checkpoint file '{state}' is truncated" in lines[0]
+    assert f"delete the checkpoint directory '{out / 'checkpoint'}'" in lines[0]
+
+
+def test_interrupt_with_checkpoint_says_to_rerun_the_command(capsys, files, tmp_path,
+                                                            monkeypatch):
+    from bayesquad.inference import _checkpoint
+    save = _checkpoint.save_chunk
+
+    def save_then_interrupt(path, k, state, info):
+        save(path, k, state, info)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(_checkpoint, "save_chunk", save_then_interrupt)
+    out = tmp_path / "run"
+    code, _, err = run(capsys, *_tiny_fit(files, out, "--checkpoint", "-q"))
+    assert code == cli.EXIT_INTERRUPTED
+    assert (f"interrupted: every finished chunk is saved in '{out / 'checkpoint'}': rerun "
+            f"the same command to resume there") in err
+    assert "call sample" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint"]

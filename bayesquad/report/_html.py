@@ -59,7 +59,8 @@ def _get_verdict(datatree, verdict, model, observed):
         if not isinstance(verdict, Verdict):
             raise TypeError(f"verdict must be a bayesquad.diagnostics.Verdict or None, got "
                             f"{type(verdict).__name__}")
-        return verdict, "given to write_html by the caller", None
+        return verdict, "given to write_html as verdict= (shown as given, not recomputed)", \
+            None
     if model is None and observed is None:
         try:
             stored = load_verdict(datatree)
@@ -68,7 +69,10 @@ def _get_verdict(datatree, verdict, model, observed):
         else:
             bad = None
         if stored is not None:
-            return stored, "stored with the DataTree (attrs['bayesquad_verdict'])", None
+            run = datatree.attrs.get("bayesquad_run_id")
+            return stored, ("diagnosed when the fit ran and stored with the DataTree (attrs"
+                            "['bayesquad_verdict']" + (f" of run {run}" if run else "")
+                            + "; bayesquad fit keeps it in posterior.nc)"), None
     else:
         bad = None
     try:

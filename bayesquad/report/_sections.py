@@ -89,7 +89,8 @@ def verdict_section(verdict, source, error=None):
         for c in failed:
             items.append(f"<li><strong>{esc(c.name)}</strong> (value "
                          f"{fmt(_num(c.value), strip=True)}, threshold "
-                         f"{fmt(_num(c.threshold), strip=True)}): {esc(c.message)}"
+                         f"{fmt(_num(c.threshold), strip=True)}): "
+                         f"{esc(named_statuses(c.message))}"
                          f"<br><span class=\"explain\">{esc(EXPLAIN.get(c.name, ''))}</span>"
                          f"</li>")
         parts.append("<ul class=\"failed\">" + "".join(items) + "</ul>")
@@ -99,7 +100,7 @@ def verdict_section(verdict, source, error=None):
         rows.append((esc(c.name), fmt(_num(c.value), strip=True),
                      fmt(_num(c.threshold), strip=True),
                      f"<span class=\"status {status}\">{esc(c.status)}</span>",
-                     esc(c.message)))
+                     esc(named_statuses(c.message))))
     parts.append(table(("check", "value", "threshold", "status", "message"), rows,
                        raw_cols=(0, 1, 2, 3, 4)))
     parts.append(f"<p class=\"small\">Verdict source: {esc(source)}.</p>")
@@ -265,9 +266,12 @@ def quadrature_section(dt, verdict):
     m = re.search(r"(\d+) of (\d+) integrals did not converge in the run", msg)
     if m:
         rows.append(("integrals not converged in the run", f"{m.group(1)} of {m.group(2)}"))
+    for code in _status_codes(msg):
+        rows.append((f"status {_status_name(code)}", _status_text(code)))
     if settings is not None:
         rows.append(("quadrature settings of the run", settings))
-    parts = [intro, kv_table(rows), "<p class=\"small\">Details: " + esc(msg) + "</p>"]
+    parts = [intro, kv_table(rows),
+             "<p class=\"small\">Details: " + esc(named_statuses(msg)) + "</p>"]
     if check.passed is None and "not run" in msg:
         parts.append(note("The check needs the model, which a DataTree read from disk does "
                           "not carry: rebuild the report with the model (write_html(..., "
@@ -344,6 +348,39 @@ def loo_section(dt, kind, verdict=None):
                             "k <= good", "good < k <= 1", "k > 1", "max k"), rows))
     parts.extend(figs)
     return "\n".join(parts)
+
+
+_STATUS_CODES = re.compile(r"status codes \[([0-9,\s]*)\]")
+
+
+def _status_codes(text):
+    """The integral status codes listed as ``status codes [1, 3]`` in a check's message."""
+    m = _STATUS_CODES.search(str(text))
+    return [int(c) for c in re.findall(r"\d+", m.group(1))] if m else []
+
+
+def _status_name(code):
+    from bayesquad.quadrature import Status  # pylint: disable=import-outside-toplevel
+    try:
+        return Status(code).name
+    except ValueError:
+        return f"unknown status {code}"
+
+
+def _status_text(code):
+    from bayesquad.quadrature import status_message  # pylint: disable=import-outside-toplevel
+    try:
+        return status_message(code)
+    except ValueError as err:
+        return str(err)
+
+
+def named_statuses(text):
+    """``text`` with ``status codes [1, 3]`` spelt as status names, for readers."""
+    return _STATUS_CODES.sub(
+        lambda m: "statuses " + ", ".join(_status_name(int(c))
+                                          for c in re.findall(r"\d+", m.group(1))),
+        str(text))
 
 
 _VERSION = re.compile(r"_version$")

@@ -4,10 +4,12 @@ import math
 
 from bayesquad.diagnostics import Check, Verdict
 
-__all__ = ["VERDICT_ATTR", "store_verdict", "load_verdict"]
+__all__ = ["RUN_ID_ATTR", "VERDICT_ATTR", "store_verdict", "load_verdict"]
 
 #: Root attribute of the DataTree that holds the verdict as a JSON string.
 VERDICT_ATTR = "bayesquad_verdict"
+#: Root attribute with the id of the fit that produced the DataTree (set by every fit).
+RUN_ID_ATTR = "bayesquad_run_id"
 _FORMAT = 1
 _NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 
@@ -45,6 +47,8 @@ def store_verdict(datatree, verdict):
     The verdict is stored as a JSON string (NaN and infinities as the strings ``"nan"``,
     ``"inf"``, ``"-inf"``), so the DataTree still writes to netCDF.  It describes the fit
     as it was diagnosed; nothing keeps it in step if the DataTree's groups change later.
+    The fit's id (``attrs["bayesquad_run_id"]``) is stored with it, so that
+    :func:`load_verdict` refuses a verdict copied onto the DataTree of another run.
     """
     if not isinstance(verdict, Verdict):
         raise TypeError(f"verdict must be a bayesquad.diagnostics.Verdict (from "
@@ -52,11 +56,17 @@ def store_verdict(datatree, verdict):
     checks = []
     for c in verdict.checks:
         passed = None if c.passed is None else bool(c.passed)
-        checks.append({"name": str(c.name), "value": _encode_float(c.value),
-                       "threshold": _encode_float(c.threshold), "passed": passed,
-                       "message": str(c.message)})
-    datatree.attrs[VERDICT_ATTR] = json.dumps({"format": _FORMAT, "checks": checks},
-                                              allow_nan=False)
+        entry = {"name": str(c.name), "value": _encode_float(c.value),
+                 "threshold": _encode_float(c.threshold), "passed": passed,
+                 "message": str(c.message)}
+        if getattr(c, "warning", False):
+            entry["warning"] = True
+        checks.append(entry)
+    record = {"format": _FORMAT, "checks": checks}
+    run_id = datatree.attrs.get(RUN_ID_ATTR)
+    if run_id is not None:
+        record["run_id"] = str(run_id)
+    datatree.attrs[VERDICT_ATTR] = json.dumps(record, allow_nan=False)
     return datatree
 
 
@@ -75,7 +85,8 @@ def load_verdict(datatree):
     Raises
     ------
     ValueError
-        If the attribute exists but is not a verdict written by :func:`store_verdict`.
+        If the attribute exists but is not a verdict written by :func:`store_verdict`, or
+        was stored for another run (its run id differs from ``attrs["bayesquad_run_id"]``).
 
     Notes
     -----
@@ -95,6 +106,11 @@ def load_verdict(datatree):
     if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
         raise ValueError(f"attrs[{VERDICT_ATTR!r}] does not hold a stored verdict (expected "
                          f"an object with a 'checks' list); store one with store_verdict")
+    stored_id, own_id = data.get("run_id"), datatree.attrs.get(RUN_ID_ATTR)
+    if stored_id is not None and own_id is not None and str(stored_id) != str(own_id):
+        raise ValueError(f"attrs[{VERDICT_ATTR!r}] was stored for run {stored_id}, but this "
+                         f"DataTree is from run {own_id} (attrs[{RUN_ID_ATTR!r}]): the verdict "
+                         f"is not this fit's; diagnose it again and store the new verdict")
     checks = []
     for i, c in enumerate(data["checks"]):
         try:
@@ -102,9 +118,11 @@ def load_verdict(datatree):
             if passed not in (True, False, None):
                 raise ValueError(f"stored verdict: check {i} 'passed' must be true, false or "
                                  f"null, got {passed!r}")
+            # passed on only when set: a Check without the field reads as no warning
+            warning = {"warning": True} if c.get("warning") is True else {}
             checks.append(Check(str(c["name"]), _decode_float(c["value"], f"check {i} value"),
                                 _decode_float(c["threshold"], f"check {i} threshold"),
-                                passed, str(c["message"])))
-        except (KeyError, TypeError) as err:
+                                passed, str(c["message"]), **warning))
+        except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"stored verdict: check {i} is malformed ({err!r})") from None
     return Verdict(tuple(checks))

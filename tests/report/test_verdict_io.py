@@ -72,3 +72,40 @@ def test_unreadable_stored_verdict_falls_back_to_diagnose(tmp_path):
     dt.attrs["bayesquad_verdict"] = "{not json"
     page = write_html(dt, tmp_path / "r.html").read_text()
     assert "computed by bayesquad.diagnose" in page and "unreadable" in page
+
+
+def test_verdict_of_another_run_is_refused():
+    """A run id is stored with the verdict: copied onto another fit's DataTree, it is refused."""
+    dt = R.nuts_run().copy(deep=True)
+    store_verdict(dt, VERDICT)
+    assert json.loads(dt.attrs["bayesquad_verdict"])["run_id"] == dt.attrs["bayesquad_run_id"]
+    other = R.vi_run().copy(deep=True)
+    other.attrs["bayesquad_verdict"] = dt.attrs["bayesquad_verdict"]
+    with pytest.raises(ValueError, match="was stored for run .* but this DataTree is from run"):
+        load_verdict(other)
+    _same(load_verdict(dt), VERDICT)  # its own run reads it back
+
+
+def test_warning_checks_survive_the_round_trip():
+    fields = getattr(Check, "__dataclass_fields__", {})
+    if "warning" not in fields:
+        pytest.skip("Check has no warning field in this tree")
+    warned = Verdict((Check("loo_pareto_k", 0.9, 0.7, None, "k high", warning=True),))
+    dt = R.vi_run().copy(deep=True)
+    store_verdict(dt, warned)
+    back = load_verdict(dt)
+    assert back.checks[0].warning is True and back.checks[0].passed is None
+
+
+def test_report_names_integral_statuses(tmp_path):
+    """Status codes in a check's message are shown by name, with their meaning."""
+    from bayesquad import Status, status_message
+    verdict = Verdict((Check("quadrature", 0.5, 0.01, False,
+                             "largest |change| of the log density 0.5 over 20 draws (at chain "
+                             "0, draw 3) with every integral at rtol=1e-12; 4 of 40 integrals "
+                             "did not converge in the run (status codes [1, 3])"),))
+    page = write_html(R.nuts_run(), tmp_path / "r.html", verdict=verdict).read_text()
+    assert "status codes [1, 3]" not in page
+    assert f"statuses {Status(1).name}, {Status(3).name}" in page
+    import html
+    assert html.escape(status_message(1)) in page and html.escape(status_message(3)) in page
