@@ -25,7 +25,7 @@ nav.toc ol{margin:.2em 0;padding-left:1.4em}
 .banner.pass{background:#e6f4ea;border-left:6px solid #1e8e3e}
 .banner.fail{background:#fce8e6;border-left:6px solid #d93025}
 .banner.unknown{background:#fef7e0;border-left:6px solid #f9ab00}
-ul.failed li{margin-bottom:.5em}
+ul.failed li,ul.warned li{margin-bottom:.5em}
 .explain{color:#444;font-size:.92em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.88em}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top}
@@ -35,6 +35,7 @@ table.kv th{background:#f6f7f9;font-weight:600;white-space:nowrap}
 .status{font-weight:600;padding:0 .3em;border-radius:3px}
 .status.pass{color:#1e8e3e}.status.fail{color:#fff;background:#d93025}
 .status.na{color:#8a6d00}
+.status.warn{color:#000;background:#fbbc04}
 .note{color:#333;margin:.4em 0}
 .note.absent{color:#666;font-style:italic}
 .note.warn{background:#fef7e0;padding:.4em .6em;border-left:4px solid #f9ab00}

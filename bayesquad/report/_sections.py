@@ -40,7 +40,9 @@ EXPLAIN = {
                   "method.",
     "loo_pareto_k": "A high Pareto k marks an observation whose removal would change the "
                     "posterior a lot; for it the PSIS-LOO estimate is unreliable. Such "
-                    "points may be outliers or a sign of a misspecified model.",
+                    "points may be outliers or a sign of a misspecified model. It is a "
+                    "warning about LOO, not a failed fit, unless diagnose was asked to "
+                    "gate on it (gate_on_loo=True).",
     "vi_converged": "The ELBO was still changing at the end of the optimisation: the "
                     "variational approximation has not converged. Raise steps.",
     "map_converged": "The optimiser stopped before it reached a proper mode: the MAP point "
@@ -74,29 +76,37 @@ def verdict_section(verdict, source, error=None):
     if verdict is None:
         return (f"<div class=\"banner unknown\"><strong>No verdict</strong>: "
                 f"{esc(error or 'diagnose did not run')}</div>")
-    failed, not_run = verdict.failed, verdict.not_run
+    failed, not_run, warned = verdict.failed, verdict.not_run, verdict.warnings
     if failed:
         cls, head = "fail", f"FAILED: {len(failed)} of {len(verdict)} checks failed"
     else:
-        cls, head = "pass", f"PASSED: all {len(verdict) - len(not_run)} checks that ran passed"
+        ran = len(verdict) - len(not_run) - len(warned)
+        cls, head = "pass", f"PASSED: all {ran} checks that ran passed"
+        if warned:
+            head += f", {len(warned)} warning{'s' if len(warned) > 1 else ''}"
     parts = [f"<div class=\"banner {cls}\"><strong>{esc(head)}</strong>"]
     if not_run:
         parts.append(f"<br>{esc(len(not_run))} not run: "
                      + esc(", ".join(c.name for c in not_run)))
+    if warned:
+        parts.append("<br>warnings (they do not fail the verdict): "
+                     + esc(", ".join(c.name for c in warned)))
     parts.append("</div>")
-    if failed:
+    for title, group in (("failed", failed), ("warned", warned)):
+        if not group:
+            continue
         items = []
-        for c in failed:
+        for c in group:
             items.append(f"<li><strong>{esc(c.name)}</strong> (value "
                          f"{fmt(_num(c.value), strip=True)}, threshold "
                          f"{fmt(_num(c.threshold), strip=True)}): "
                          f"{esc(named_statuses(c.message))}"
                          f"<br><span class=\"explain\">{esc(EXPLAIN.get(c.name, ''))}</span>"
                          f"</li>")
-        parts.append("<ul class=\"failed\">" + "".join(items) + "</ul>")
+        parts.append(f"<ul class=\"{title}\">" + "".join(items) + "</ul>")
     rows = []
     for c in verdict.checks:
-        status = {"pass": "pass", "FAIL": "fail", "n/a": "na"}[c.status]
+        status = {"pass": "pass", "FAIL": "fail", "n/a": "na", "warn": "warn"}[c.status]
         rows.append((esc(c.name), fmt(_num(c.value), strip=True),
                      fmt(_num(c.threshold), strip=True),
                      f"<span class=\"status {status}\">{esc(c.status)}</span>",
@@ -253,7 +263,8 @@ def quadrature_section(dt, verdict):
     if check is None:
         return intro + note("No quadrature check in the verdict.", "absent")
     msg = str(check.message)
-    status = {"pass": "passed", "FAIL": "FAILED", "n/a": "not run / inconclusive"}[check.status]
+    status = {"pass": "passed", "FAIL": "FAILED", "n/a": "not run / inconclusive",
+              "warn": "warning"}[check.status]
     rows = [("status", status), ("largest |change| of the log density", _num(check.value)),
             ("tolerance", _num(check.threshold))]
     m = re.search(r"over (\d+) draws \(at chain (\d+), draw (\d+)\)", msg)
