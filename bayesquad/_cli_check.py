@@ -3,7 +3,10 @@
 Warm-up visits the prior's tails: a log density that is NaN or -inf there, a gradient that
 overflows, or an integral that stops converging (a peak narrower than the quadrature
 nodes, a rate that overflows) stalls or misleads NUTS.  This command finds those points
-first and measures what one log density + gradient costs.
+first and measures what one log density + gradient costs.  An integral that is not
+certified only matters where the posterior can go: :mod:`_cli_prior_check` finds the MAP,
+probes the integrals there, and tells prior draws the data rule out (a note: the prior
+reaches further than it needs to) from draws the posterior can reach (a failure).
 """
 import time
 
@@ -72,15 +75,16 @@ def _log_prob_and_gradient(working, layout, obs_t, zs):
 
 
 def _statuses(working, layout, obs, obs_t, zs):
-    """Integral status codes per draw ``[n, k]`` (``k`` may be 0), or a message."""
-    from bayesquad.diagnostics import _quadrature_check as qc
+    """``(log densities [n], statuses [n, k])`` per draw (``k`` may be 0), and a message.
+
+    The message (and None, None) when the statuses could not be read.
+    """
+    from bayesquad._cli_prior_check import evaluate
     try:
-        # the diagnostics' own walk through the model's distributions
-        chunk = qc._chunk_size(len(zs), obs)  # pylint: disable=protected-access
-        _, st = qc._evaluate(working, layout, obs_t, zs, chunk)  # pylint: disable=protected-access
+        lp, st = evaluate(working, layout, obs, obs_t, zs)
     except Exception as err:  # noqa: BLE001 -- report, do not crash: the rest still informs
-        return None, f"statuses unavailable ({type(err).__name__}: {one_line(err)[:200]})"
-    return np.asarray(st).reshape(len(zs), -1), None
+        return None, None, f"statuses unavailable ({type(err).__name__}: {one_line(err)[:200]})"
+    return lp, st, None
 
 
 def _cost(working, layout, obs_t, z_ok, jit, chain_counts=(1, 4), budget_s=1.0):
@@ -114,27 +118,124 @@ def _grad_names(layout, bad):
     return names
 
 
-def _problems(values, lps, grads, errors, status, layout):
-    """``[(draw, text)]`` for every draw with something a sampler would trip on."""
+def _kinds(codes):
     from bayesquad.quadrature import Status
-    out = []
-    for i, vals in enumerate(values):
-        what = []
+    codes = np.asarray(codes)
+    return ", ".join(sorted({Status(int(c)).name for c in codes[codes != 0]}))
+
+
+def _point(values):
+    return " ".join(f"{k}={_fmt_value(v)}" for k, v in values.items())
+
+
+def _failures(values, lps, grads, errors, layout):
+    """``{draw: text}`` for non-finite log densities or gradients, and errors."""
+    out = {}
+    for i in range(len(values)):
         if errors[i]:
-            what.append(errors[i])
+            out[i] = errors[i]
         elif not np.isfinite(lps[i]):
-            what.append(f"log density {lps[i]}")
+            out[i] = f"log density {lps[i]}"
         elif not np.all(np.isfinite(grads[i])):
-            what.append("gradient not finite in " + ", ".join(
-                _grad_names(layout, ~np.isfinite(grads[i]))))
-        if status is not None and np.any(status[i] != 0):
-            codes = status[i][status[i] != 0]
-            kinds = ", ".join(sorted({Status(int(c)).name for c in codes}))
-            what.append(f"{codes.size} integral(s) did not converge ({kinds})")
-        if what:
-            point = " ".join(f"{k}={_fmt_value(v)}" for k, v in vals.items())
-            out.append((i, f"{point}: " + "; ".join(what)))
+            out[i] = "gradient not finite in " + ", ".join(
+                _grad_names(layout, ~np.isfinite(grads[i])))
     return out
+
+
+def _below(lp, lp_mode):
+    drop = lp_mode - lp
+    return "infinitely far" if np.isinf(drop) else f"{drop:.3g}"
+
+
+def _integral_text(found, j, status_row):
+    n_bad = int(np.count_nonzero(status_row))
+    text = (f"{n_bad} integral(s) did not converge ({_kinds(status_row)}); log density "
+            f"{_below(found.lp[j], found.lp_mode)} below the MAP's")
+    if np.isnan(found.lp_ref[j]):
+        return text + " (no reference value)"
+    change = abs(found.lp_ref[j] - found.lp[j])
+    text += (f" (reference at rtol=1e-12: {_below(found.lp_ref[j], found.lp_mode)}"
+             + (f"; change {change:.2g})" if np.isfinite(change) else ")"))
+    if found.ref_bad[j]:
+        text += f", {int(found.ref_bad[j])} reference integral(s) not converged either"
+    return text
+
+
+def _posterior_lines(probe, echo):
+    from bayesquad._cli_prior_check import TOLERANCE
+    if probe.z_map is None:
+        echo(f"  posterior     not probed: {probe.message}")
+        return
+    n_lap = 0 if probe.laplace_status is None else len(probe.laplace_status)
+    k = len(probe.status_map)
+    bad = int(np.count_nonzero(probe.status_map)) + (
+        0 if probe.laplace_status is None else int(np.count_nonzero(probe.laplace_status)))
+    where = f"the MAP and {n_lap} Laplace draws" if n_lap else \
+        "the MAP (no Laplace covariance: Hessian not positive definite)"
+    echo(f"  posterior     MAP log density {probe.lp_map:.6g} ({probe.message})")
+    if k:
+        echo(f"                integrals at {where}: {bad} of {k * (1 + n_lap)} did not "
+             f"converge")
+    if probe.ref_error:
+        echo(f"                reference evaluation at the MAP failed: {probe.ref_error}")
+    elif np.isfinite(probe.map_change):
+        echo(f"                at the MAP, every integral at rtol=1e-12 changes the log density "
+             f"by {probe.map_change:.3g} (tolerance {TOLERANCE:g})")
+    elif k:
+        echo("                (no reference evaluation: nothing failed; fit's quadrature check "
+             "compares the integrals with one at posterior draws)")
+
+
+def _posterior_failures(probe):
+    """Failures in the posterior's own region, as ``[(where, text)]``."""
+    from bayesquad._cli_prior_check import TOLERANCE
+    out = []
+    if probe is None or probe.z_map is None:
+        return out
+    if np.any(probe.status_map):
+        out.append(("MAP", f"{int(np.count_nonzero(probe.status_map))} integral(s) did not "
+                           f"converge ({_kinds(probe.status_map)})"))
+    if np.isfinite(probe.map_change) and probe.map_change > TOLERANCE:
+        out.append(("MAP", f"the log density changes by {probe.map_change:.3g} with every "
+                           f"integral at rtol=1e-12: the integrals are inaccurate there"))
+    elif not np.isfinite(probe.lp_map):
+        out.append(("MAP", f"log density {probe.lp_map}"))
+    if probe.laplace_status is not None:
+        rows = np.flatnonzero(np.any(probe.laplace_status != 0, axis=1))
+        if len(rows):
+            out.append(("Laplace", f"{len(rows)} of {len(probe.laplace_status)} draws of the "
+                                   f"Laplace approximation have integrals that did not "
+                                   f"converge ({_kinds(probe.laplace_status[rows])})"))
+    return out
+
+
+def _advice(found, reachable, probe, generic):
+    """What to do about the failures: rule or tolerance, or the model."""
+    from bayesquad._cli_prior_check import TOLERANCE
+    parts = []
+    changes = [abs(found.lp_ref[j] - found.lp[j]) for j in reachable]
+    if probe is not None and np.isfinite(probe.map_change):
+        changes.append(probe.map_change)
+    integral_failure = bool(reachable) or bool(_posterior_failures(probe))
+    if integral_failure:
+        worst = max((c for c in changes if np.isfinite(c)), default=np.nan)
+        if np.isfinite(worst) and worst <= TOLERANCE:
+            parts.append(f"integrals not certified where the posterior can reach; their "
+                         f"values agree with a reference at rtol=1e-12 within {worst:.2g}, so "
+                         f"the rule's error estimate is what fails: give it more nodes or "
+                         f"panels (or a looser rtol) so that its status reads CONVERGED, "
+                         f"which the fit's quadrature check requires")
+        else:
+            parts.append("integrals inaccurate or not certified where the posterior can "
+                         "reach" + (f" (log density off a reference by up to {worst:.2g})"
+                                    if np.isfinite(worst) else "")
+                         + ": use more nodes or panels, or an adaptive method "
+                         "(method='adaptive-gk'), for them")
+    if generic:
+        parts.append("non-finite values at prior draws, which samplers visit during "
+                     "warm-up: tighten the priors, reparameterise, or make the model robust "
+                     "there")
+    return "; ".join(parts)
 
 
 def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
@@ -144,7 +245,8 @@ def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
     ----------
     inputs : Inputs
     draws : int
-        Prior draws of the parameters (observed variables pinned to the data).
+        Prior draws of the parameters (observed variables pinned to the data), and draws of
+        the Laplace approximation at the MAP.
     seed : int
     jit : bool
         Time the XLA-compiled evaluation (as ``sample``'s default) or the graph one.
@@ -156,20 +258,26 @@ def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
     Returns
     -------
     int
-        1 if any draw has a non-finite log density, a non-finite gradient where the log
-        density is finite, an evaluation that raised, or an integral whose status is not
-        CONVERGED; else 0.
+        1 if a prior draw has a non-finite log density, a non-finite gradient where the log
+        density is finite, or an evaluation that raised; or if an integral is not
+        CONVERGED where the posterior can reach (at the MAP, a Laplace draw, or a prior
+        draw that is not ruled out by the data), or the integrals change the log density
+        at the MAP by more than 0.01 at reference accuracy; else 0.  Integrals that fail
+        only at prior draws the data rule out are listed as notes.
 
     Notes
     -----
     Integral statuses are found as the diagnostics' quadrature check finds them (through
-    ``Independent``/``Sample`` wrappers down to a distribution with
-    ``quadrature_status()``); integrals hidden deeper (e.g. inside a ``tfd.Mixture``) are
-    not seen, and the report then says none are exposed.  Twenty prior draws probe the
-    prior's bulk: a failure region of small prior mass may need ``draws`` in the hundreds.
-    The cost is measured at prior draws; integrals with adaptive rules cost more or less
-    elsewhere.
+    ``Independent``/``Sample`` wrappers and mixtures down to a distribution with
+    ``quadrature_status()``); integrals hidden elsewhere are not seen, and the report then
+    says none are exposed.  Twenty prior draws probe the prior's bulk: a failure region of
+    small prior mass may need ``draws`` in the hundreds.  A draw is ruled out when its log
+    density, by the model's integrals and by a reference at rtol=1e-12 alike, lies more
+    than ``chi2.isf(1e-9, D)`` below the highest accurate log density found (see
+    :func:`bayesquad._cli_prior_check.reach`).  The cost is measured at prior draws;
+    integrals with adaptive rules cost more or less elsewhere.
     """
+    from bayesquad._cli_prior_check import classify, probe_posterior
     from bayesquad._tf import tf
     working, layout, obs = validate_observed(inputs, seed)
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
@@ -183,7 +291,7 @@ def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
     echo("")
     values, zs = _prior_points(working, layout, obs_t, draws, seed)
     lps, grads, errors = _log_prob_and_gradient(working, layout, obs_t, zs)
-    status, status_note = _statuses(working, layout, obs, obs_t, zs)
+    lps_qc, status, status_note = _statuses(working, layout, obs, obs_t, zs)
     finite = np.isfinite(lps) & np.array([e is None for e in errors])
     grad_ok = finite & np.all(np.isfinite(grads), axis=1)
     echo(f"  log density   finite at {int(finite.sum())} of {draws} draws")
@@ -198,6 +306,18 @@ def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
         bad = int(np.count_nonzero(status))
         echo(f"  integrals     {bad} of {status.size} did not converge ({status.shape[1]} per "
              f"draw)")
+    problem_draws = (np.flatnonzero(np.any(status != 0, axis=1)) if status is not None
+                     else np.zeros(0, int))
+    probe = probe_posterior(working, layout, obs, obs_t, seed, draws, also=zs[problem_draws])
+    _posterior_lines(probe, echo)
+    generic = _failures(values, lps, grads, errors, layout)
+    clean = grad_ok & (np.all(status == 0, axis=1) if status is not None else True)
+    found = classify(sum(layout.sizes), lps_qc if lps_qc is not None else lps, probe,
+                     problem_draws, clean)
+    if len(found.draws):
+        echo(f"  reach         log densities more than {found.threshold:.3g} below the MAP's "
+             f"hold no posterior mass (under 1e-9 for a Gaussian posterior in "
+             f"{sum(layout.sizes)} dimensions, with a factor-2 margin)")
     if cost and finite.any():
         kind = "XLA-compiled" if jit else "tf.function graph, no XLA"
         rows = _cost(working, layout, obs_t, zs[finite], jit)
@@ -207,20 +327,58 @@ def run_check(inputs, *, draws=20, seed=0, jit=True, cost=True, echo=print):
              f"{per} (first call, with compilation: {first})")
     elif cost:
         echo("  cost          not measured: no prior draw has a finite log density")
-    problems = _problems(values, lps, grads, errors, status, layout)
-    echo("")
-    if not problems:
-        echo(f"check: PASSED (no problem at {draws} prior draws)")
-        return 0
-    echo(f"problems at {len(problems)} of {draws} prior draws:")
-    width = len(str(draws - 1))
-    for i, text in problems[:_MAX_LISTED]:
-        echo(f"  draw {i:>{width}}  {text}")
-    if len(problems) > _MAX_LISTED:
-        echo(f"  ... and {len(problems) - _MAX_LISTED} more")
-    echo("")
-    echo(f"check: FAILED (problems at {len(problems)} of {draws} prior draws; samplers "
-         f"visit such points during warm-up: tighten the priors, reparameterise, or make the "
-         f"integrals robust there)")
-    return 1
+    return _verdict(values, status, found, probe, generic, draws, echo)
 
+
+def _verdict(values, status, found, probe, generic, draws, echo):
+    """Print failures, then notes, then the one-line result; return the exit code."""
+    width = len(str(draws - 1))
+    failures = [(f"draw {i:>{width}}", f"{_point(values[i])}: {text}")
+                for i, text in generic.items()]
+    reachable, notes = [], []
+    for j, i in enumerate(found.draws):
+        if i in generic:
+            continue  # listed already; non-finite values fail whatever the reach
+        text = f"{_point(values[i])}: {_integral_text(found, j, status[i])}"
+        (notes if found.ruled_out[j] else reachable).append((f"draw {i:>{width}}", text, j))
+    failures += [(label, text + (": the posterior can reach it" if np.isfinite(found.lp_mode)
+                                 else ": not classified (no accurate log density of the mode)")
+                  ) for label, text, _ in reachable]
+    failures += _posterior_failures(probe)
+    if found.ref_error and len(found.draws):
+        echo(f"  (the reference evaluation failed: {found.ref_error}; these draws count as "
+             f"reachable)")
+    echo("")
+    if failures:
+        echo(f"problems where the posterior can reach ({len(failures)}):")
+        column = max(len(label) for label, _ in failures)
+        for label, text in failures[:_MAX_LISTED]:
+            echo(f"  {label:<{column}}  {text}")
+        if len(failures) > _MAX_LISTED:
+            echo(f"  ... and {len(failures) - _MAX_LISTED} more")
+        echo("")
+    if notes:
+        echo(f"notes: {len(notes)} of {draws} prior draws have integrals that did not converge "
+             f"where the data rule them out:")
+        for label, text, _ in notes[:_MAX_LISTED]:
+            echo(f"  {label}  {text}")
+        if len(notes) > _MAX_LISTED:
+            echo(f"  ... and {len(notes) - _MAX_LISTED} more")
+        echo(f"  These say the prior reaches parameter values the data rule out, not that the "
+             f"fit is affected: the posterior holds no mass there, so these integrals do not "
+             f"enter the fit (with fit --init prior, a chain may start at such a point and "
+             f"leave it during warm-up). Tighten the priors of the parameters above towards "
+             f"the values the data allow to make the notes go away.")
+        echo("")
+    if failures:
+        advice = _advice(found, [j for _, _, j in reachable], probe, bool(generic))
+        echo(f"check: FAILED ({len(failures)} problem(s) where the posterior can reach: "
+             f"{advice})")
+        return 1
+    if notes:
+        echo(f"check: PASSED (no problem where the posterior can reach; {len(notes)} of "
+             f"{draws} prior draws the data rule out have integrals that did not converge: "
+             f"see the notes)")
+    else:
+        echo(f"check: PASSED (no problem at {draws} prior draws or in the posterior's region)")
+    return 0

@@ -26,11 +26,13 @@ EXIT_INTERRUPTED = 130
 
 _EXIT_CODES = """\
 exit codes:
-  0    fit: the diagnostic verdict passed; check: no problem found; report: written
+  0    fit: the diagnostic verdict passed; check: no problem where the posterior can
+       reach; report: written
   1    fit: the verdict failed (the outputs are still written); check: a problem was found
-  2    usage or input error: bad option, model file, data file, keys or shapes
+  2    usage or input error: bad option, model file, data file, keys or shapes, an output
+       path that cannot be written, a checkpoint of another run or a damaged one
   3    internal error (rerun with --debug for the traceback)
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C): the outputs of an earlier run in --out are kept whole"""
 
 _MODEL_FILE = """\
 model files:
@@ -71,7 +73,10 @@ Fit MODEL.py to the data in FILE.npz, diagnose the fit and write
   DIR/report.html    the report: verdict, posterior plots, what was run
 
 The verdict table is printed; the exit code is 0 when it passed and 1 when it failed, so
-scripts can gate on it (the outputs are written either way)."""
+scripts can gate on it (the outputs are written either way). The outputs are written under
+temporary names and put in place together when the fit has finished: an interrupted fit
+leaves an earlier run's outputs in DIR whole, and DIR never holds outputs of two runs; each
+carries the run's id (posterior.nc attr bayesquad_run_id, shown in the report)."""
 
 _FIT_EPILOG = f"""\
 examples:
@@ -89,7 +94,15 @@ sampling: warm-up visits the prior's tails, where a model can break. Reports
   - draws where the log density is NaN or infinite, or raises
   - draws where its gradient is not finite
   - integrals that did not converge (distributions exposing quadrature_status())
+  - the posterior's region: the MAP, the integrals there and at draws of its Laplace
+    approximation, and how much the log density changes there with every integral at
+    rtol=1e-12
   - the cost of one log density + gradient after compilation, for 1 and 4 chains
+An integral that does not converge matters only where the posterior can go. A prior draw
+whose log density (by the model and by the rtol=1e-12 reference alike) lies so far below
+the MAP's that the posterior holds no mass there (chi2.isf(1e-9, D), e.g. 41 for 2
+parameters) is a note: the prior reaches values the data rule out; tighten the prior to
+silence it. Anywhere else it is a problem: change the rule or its tolerance.
 Log density and gradient are taken in the unconstrained space the samplers see (the
 log-Jacobian of the constraining bijectors included). Problem draws are listed with their
 parameter values."""
@@ -100,7 +113,7 @@ examples:
   bayesquad check model.py --data data.npz --draws 100 --no-cost
 
 exit codes:
-  0    no problem at any prior draw
+  0    no problem where the posterior can reach (notes on draws the data rule out)
   1    a problem was found (listed)
   2    usage or input error: bad option, model file, data file, keys or shapes
   3    internal error (rerun with --debug for the traceback)"""
@@ -108,7 +121,8 @@ exit codes:
 _REPORT_DESCRIPTION = """\
 Rebuild DIR/report.html from DIR/posterior.nc, as written by "bayesquad fit --out DIR",
 with the verdict stored there (the diagnostics are not rerun: the quadrature check needs
-the model, which a saved file does not carry)."""
+the model, which a saved file does not carry). DIR/summary.csv is written too when it is
+missing."""
 
 _REPORT_EPILOG = """\
 example:
@@ -116,7 +130,7 @@ example:
 
 exit codes:
   0    report written
-  2    DIR or DIR/posterior.nc missing or unreadable
+  2    DIR or DIR/posterior.nc missing or unreadable, or DIR/report.html not writable
   3    internal error (rerun with --debug for the traceback)"""
 
 
@@ -206,7 +220,8 @@ def _fit_parser(sub):
                        epilog=_FIT_EPILOG, formatter_class=_Formatter, add_help=False)
     group = _add_inputs(p)
     group.add_argument("--out", metavar="DIR", required=True,
-                       help="output directory (created; existing outputs are replaced)")
+                       help="output directory (created; an earlier run's outputs are "
+                       "replaced, all together, when the fit has finished)")
     group = p.add_argument_group("method")
     group.add_argument("--method", choices=("nuts", "vi", "map"), default="nuts",
                        help="nuts: NUTS with windowed adaptation (default); vi: Gaussian "
@@ -264,7 +279,8 @@ def _check_parser(sub):
     _add_inputs(p)
     group = p.add_argument_group("options")
     group.add_argument("--draws", type=_int_between(1, 100_000), default=20, metavar="N",
-                       help="prior draws evaluated (default: %(default)s)")
+                       help="prior draws evaluated, and draws of the Laplace approximation "
+                       "at the MAP (default: %(default)s)")
     group.add_argument("--seed", type=_int_between(0, _MAX_SEED), default=0, metavar="N",
                        help="seeds the prior draws (default: %(default)s)")
     group.add_argument("--no-jit", dest="jit", action="store_false",

@@ -83,6 +83,14 @@ PEAK_GOOD = _PEAK.replace("__WIDTH_SD__", "0.3").replace("__QUADRATURE__", "")
 PEAK_BAD = _PEAK.replace("__WIDTH_SD__", "1.5").replace("__QUADRATURE__",
                                                         "nodes=8, panels=1")
 
+#: One 32-node Gauss-Legendre panel on [-5, 5]: the normaliser's status is CONVERGED for
+#: widths >= 0.8 only; the wide prior on w reaches far below that.  With data of sd 1
+#: (peak_wide.npz) the failing widths are ruled out by the data; with data of sd 0.5
+#: (peak_narrow.npz) the posterior sits among them; with 30 points of sd 1.3
+#: (peak_edge.npz) the posterior's own widths converge but failing ones are within reach.
+PEAK_TAIL = _PEAK.replace("__WIDTH_SD__", "1.5").replace("__QUADRATURE__",
+                                                         "nodes=32, panels=1")
+
 #: As NORMAL with another prior on mu: the same names and data, a different model.
 NORMAL_NARROW = NORMAL.replace('tfd.Normal(tf.constant(0.0, dtype), 10.0, name="mu")',
                                'tfd.Normal(tf.constant(0.0, dtype), 0.5, name="mu")')
@@ -112,12 +120,19 @@ def write_all(folder):
 
     for name, text in (("normal.py", NORMAL), ("fixed_size.py", FIXED_SIZE),
                        ("negative_scale.py", NEGATIVE_SCALE), ("peak_good.py", PEAK_GOOD),
-                       ("peak_bad.py", PEAK_BAD), ("normal_narrow.py", NORMAL_NARROW),
+                       ("peak_bad.py", PEAK_BAD), ("peak_tail.py", PEAK_TAIL),
+                       ("normal_narrow.py", NORMAL_NARROW),
                        ("exits_in_build.py", EXITS_IN_BUILD), *BROKEN.items()):
         put(name, text)
     rng = np.random.default_rng(0)
     for name, arrays in (("normal.npz", {"y": rng.normal(1.0, 2.0, 200)}),
                          ("peak.npz", {"x": rng.normal(0.5, 1.0, 100)}),
+                         ("peak_wide.npz", {"x": rng.normal(0.5, 1.0, 1000)}),
+                         ("peak_narrow.npz", {"x": rng.normal(0.5, 0.5, 1000)}),
+                         # 30 points of sd 1.3: the posterior's widths (~1.3) converge,
+                         # but widths 0.6-0.8 stay within its reach
+                         ("peak_edge.npz", {"x": np.random.default_rng(5).normal(0.5, 1.3,
+                                                                                 30)}),
                          ("missing_key.npz", {"z": np.zeros(3)}),
                          ("wrong_shape.npz", {"y": np.zeros((20, 10))})):
         path = os.path.join(folder, name)

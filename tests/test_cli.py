@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -487,3 +488,121 @@ def test_interrupt_with_checkpoint_says_to_rerun_the_command(capsys, files, tmp_
             f"the same command to resume there") in err
     assert "call sample" not in err
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint"]
+
+
+# ---- check: integrals the posterior can reach, and prior draws the data rule out -------
+
+def _peak_log_density(mu, w, x, width_sd=1.5):
+    """PEAK_TAIL's log density in (mu, log w), by the closed-form truncated-normal normaliser."""
+    from scipy.stats import norm
+    z = w * np.sqrt(2 * np.pi) * (norm.cdf((5 - mu) / w) - norm.cdf((-5 - mu) / w))
+    return (norm.logpdf(mu, 0, 1) + norm.logpdf(np.log(w), 0, width_sd)
+            - 0.5 * np.sum(((x - mu) / w) ** 2) - x.size * np.log(z))
+
+
+def _peak_mode(x):
+    from scipy.optimize import minimize
+    res = minimize(lambda p: -_peak_log_density(p[0], np.exp(p[1]), x),
+                   [x.mean(), np.log(x.std())], method="Nelder-Mead",
+                   options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 10_000})
+    return -res.fun
+
+
+def _section(out, header):
+    """The ``draw``/``MAP``/``Laplace`` lines under the first line starting with ``header``."""
+    lines, inside = [], False
+    for line in out.splitlines():
+        if line.startswith(header):
+            inside = True
+        elif inside and not line.strip():
+            break
+        elif inside and line.startswith("  ") and line.split()[0] in ("draw", "MAP",
+                                                                       "Laplace"):
+            lines.append(line)
+    return lines
+
+
+def _drops(lines, x, lp_max):
+    import re
+    out = []
+    for line in lines:
+        mu, w = (float(re.search(rf" {k}=([^\s:]+)", line).group(1)) for k in ("mu", "w"))
+        out.append(lp_max - _peak_log_density(mu, w, x))
+    return np.array(out)
+
+
+def _reach():
+    from scipy.stats import chi2
+    return chi2.isf(1e-9, 2)  # the documented reach for 2 parameters
+
+
+def _check_peak(capsys, files, data, *extra):
+    code, out, _ = run(capsys, "check", files["peak_tail.py"], "--data", files[data],
+                       "--no-cost", *extra)
+    with np.load(files[data]) as f:
+        x = f["x"]
+    return code, out, x
+
+
+def test_check_notes_prior_draws_the_data_rule_out(capsys, files):
+    """Failing integrals only where the data rule the parameters out: PASSED with notes."""
+    code, out, x = _check_peak(capsys, files, "peak_wide.npz")
+    lp_max = _peak_mode(x)
+    mode_line = next(line for line in out.splitlines() if "MAP log density" in line)
+    assert float(mode_line.split("MAP log density ")[1].split()[0]) == pytest.approx(
+        lp_max, rel=1e-5)
+    notes = _section(out, "notes:")
+    assert notes and all("did not converge (BUDGET_EXHAUSTED)" in line for line in notes)
+    assert np.all(_drops(notes, x, lp_max) > _reach())
+    assert _section(out, "problems") == []
+    assert code == cli.EXIT_PASSED, out
+    assert _lines(out)[-1].startswith(
+        f"check: PASSED (no problem where the posterior can reach; {len(notes)} of 20 prior "
+        f"draws the data rule out")
+    assert "Tighten the priors" in out
+
+
+def test_check_fails_where_the_posterior_lives(capsys, files):
+    """Negative control: the same model with data whose posterior needs the failing widths."""
+    code, out, x = _check_peak(capsys, files, "peak_narrow.npz")
+    problems = _section(out, "problems where the posterior can reach")
+    assert any(line.split()[0] == "MAP" and "(BUDGET_EXHAUSTED)" in line for line in problems)
+    assert any(line.split()[0] == "Laplace" for line in problems)
+    assert np.all(_drops(_section(out, "notes:"), x, _peak_mode(x)) > _reach())
+    assert code == cli.EXIT_FAILED
+    assert _lines(out)[-1].startswith("check: FAILED (")
+    assert "give it more nodes or panels" in _lines(out)[-1]
+
+
+def test_check_fails_at_prior_draws_the_posterior_can_reach(capsys, files):
+    """Negative control of the classification: the posterior's own region converges, but
+    prior draws within its reach do not: a failure, not a note."""
+    code, out, x = _check_peak(capsys, files, "peak_edge.npz", "--seed", 2)
+    lp_max = _peak_mode(x)
+    problems = _section(out, "problems where the posterior can reach")
+    assert problems and all(line.split()[0] == "draw" for line in problems)
+    assert all(line.endswith(": the posterior can reach it") for line in problems)
+    assert np.all(_drops(problems, x, lp_max) < _reach())
+    assert np.all(_drops(_section(out, "notes:"), x, lp_max) > _reach())
+    assert code == cli.EXIT_FAILED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["poisson_process", "survival_tvc"])
+def test_bundled_models_pass_check(capsys, name):
+    """W2 and W4 failed check at 3 and 17 of 20 prior draws whose integrals the data rule
+    out; their posterior regions converge, so they pass with notes."""
+    code, out, _ = run(capsys, "check", ROOT / "models" / f"{name}.py", "--data",
+                       ROOT / "models" / "data" / f"{name}.npz", "--no-cost")
+    assert code == cli.EXIT_PASSED, out
+    assert _section(out, "problems") == [] and _section(out, "notes:")
+    assert "integrals at the MAP and 20 Laplace draws: 0 of" in out
+
+
+def test_unclassifiable_draws_count_as_reachable():
+    from bayesquad._cli_prior_check import ruled_out
+    inf, nan = np.inf, np.nan
+    lp_own = np.array([-100.0, -100.0, -inf, -100.0, -30.0])
+    lp_ref = np.array([-100.0, nan, -inf, -5.0, -100.0])  # a failed reference is NaN
+    assert ruled_out(lp_own, lp_ref, 0.0, 41.4).tolist() == [True, False, True, False, False]
+    assert not ruled_out(lp_own, lp_ref, nan, 41.4).any()  # no accurate mode: none ruled out
