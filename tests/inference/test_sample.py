@@ -324,3 +324,27 @@ def test_failed_start_leaves_no_checkpoint_directory(tmp_path):
         sample(M.CONJUGATE, M.CONJ_OBS, checkpoint=tmp_path / "ck",
                **{**_CK_SETTINGS, "init": {"mu": 0.0, "p": 0.5, "lam": -1.0}})
     assert not (tmp_path / "ck").exists()
+
+
+def test_resumed_progress_bar_counts_divergences_as_the_verdict(tmp_path, monkeypatch, capsys):
+    """Resuming counted the saved warm-up rows' divergences in the bar; the verdict never did."""
+    from bayesquad.inference import _checkpoint
+    settings = dict(chains=2, warmup=150, draws=150, seed=1, init="prior", target_accept=0.6,
+                    jit=False, log_likelihood=False)
+    save = _checkpoint.save_chunk
+
+    def save_then_interrupt(path, k, state, info):
+        save(path, k, state, info)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(_checkpoint, "save_chunk", save_then_interrupt)
+    ckpt = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):
+        sample(M.FUNNEL, {"obs": 0.3}, checkpoint=ckpt, progress=False, **settings)
+    monkeypatch.setattr(_checkpoint, "save_chunk", save)
+    with np.load(ckpt / "chunk_00000.npz") as f:
+        assert len(f["diverging"]) < 150 and f["diverging"].sum() > 0  # warm-up divergences
+    capsys.readouterr()
+    run = sample(M.FUNNEL, {"obs": 0.3}, checkpoint=ckpt, progress=True, **settings)
+    bar = capsys.readouterr().err
+    shown = int(bar.rsplit("divergences ", 1)[1].split()[0])
+    assert shown == int(run.sample_stats["diverging"].sum())
