@@ -57,15 +57,16 @@ def evaluate(working, layout, obs, obs_t, z, reference=False):
     statuses); ``reference=True`` recomputes every integral adaptively at
     :data:`REFERENCE_RTOL` (a fresh trace inside ``reference_settings``).
     """
-    from bayesquad.diagnostics import _quadrature_check as qc  # pylint: disable=import-outside-toplevel
-    from bayesquad.quadrature import reference_settings  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel,protected-access
+    from bayesquad.diagnostics import _quadrature_check as qc
+    from bayesquad.quadrature import reference_settings
     z = np.asarray(z)
-    chunk = qc._chunk_size(len(z), obs)  # pylint: disable=protected-access
+    chunk = qc._chunk_size(len(z), obs)
     if reference:
         with reference_settings(rtol=REFERENCE_RTOL, max_evals_factor=8):
-            lp, st = qc._evaluate(working, layout, obs_t, z, chunk)  # pylint: disable=protected-access
+            lp, st = qc._evaluate(working, layout, obs_t, z, chunk)
     else:
-        lp, st = qc._evaluate(working, layout, obs_t, z, chunk)  # pylint: disable=protected-access
+        lp, st = qc._evaluate(working, layout, obs_t, z, chunk)
     return np.asarray(lp, np.float64), np.asarray(st).reshape(len(z), -1)
 
 

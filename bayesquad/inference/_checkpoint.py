@@ -46,7 +46,8 @@ def _structure(model, layout, obs_t, z):
     except Exception:  # noqa: BLE001 -- the log density below still identifies the model
         return "structure unavailable"
     parts = []
-    for name, dist in sorted(_model._by_name(model, dists).items()):  # pylint: disable=protected-access
+    by_name = _model._by_name(model, dists)  # pylint: disable=protected-access
+    for name, dist in sorted(by_name.items()):
         chain = []
         while dist is not None and len(chain) < 8:
             chain.append(type(dist).__name__)
