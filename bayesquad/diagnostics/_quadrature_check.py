@@ -176,6 +176,13 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
 
     Notes
     -----
+    Integrals are reached through ``bayesquad.integrate``, whose calls switch to the
+    reference method inside ``reference_settings``; bayesquad's distributions that
+    approximate beyond it (``GaussianLatentMarginal``'s Gauss-Hermite rule,
+    ``Convolved``'s window) switch to reference evaluation themselves.  A user-written
+    distribution with its own fixed rule is not reached, and the check cannot always tell:
+    when every density comes back bit-identical its message says that this is either an
+    adaptive rule already at the reference tolerance or an unreached integral.
     The check is as good as the reference: a reference integral that itself did not
     converge makes it inconclusive (reported, ``passed=None`` unless the change already
     exceeds the tolerance).  It probes the draws, not the whole parameter space: integrals
@@ -229,4 +236,11 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     if bad_ref and passed:
         passed = None
         parts.append(f"{bad_ref} reference integrals did not converge: inconclusive")
+    if n_int and not np.any(delta):
+        # identical to the last bit: the model's own adaptive integrals may have met the
+        # reference tolerance on the same mesh (a pass), or the reference never reached
+        # them; which one cannot be told from here, so the message says both
+        parts.append("bit-identical log densities: either the integrals already meet the "
+                     "reference tolerance, or they are computed without "
+                     "bayesquad.integrate and the reference did not reach them")
     return Check("quadrature", value, float(tolerance), passed, "; ".join(parts))

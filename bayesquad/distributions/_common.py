@@ -45,6 +45,7 @@ __all__ = [
     "integrate_log",
     "interior_point",
     "quadrature_options",
+    "reference_active",
     "runtime_interval_assertions",
     "safe_point",
     "split_quadrature_options",
@@ -75,6 +76,18 @@ _METHODS = ("trapezoid", "simpson", "gauss-legendre", "gauss-kronrod", "adaptive
             "tanh-sinh", "monte-carlo", "qmc", "auto")
 _OPTION_NAMES = ("rtol", "atol", "nodes", "panels", "max_evals", "max_levels", "samples",
                  "seed")
+
+
+def reference_active():
+    """True while a function is traced inside ``bayesquad.quadrature.reference_settings``.
+
+    ``integrate`` switches to its reference method there by itself; a distribution that
+    approximates beyond its integrals (a truncated window, a fixed Gauss-Hermite rule)
+    reads this to evaluate those parts at reference accuracy too, so that the quadrature
+    check measures them.
+    """
+    from bayesquad.quadrature import _settings  # pylint: disable=import-outside-toplevel
+    return _settings.current() is not None
 
 
 def check_callable(fn, name):

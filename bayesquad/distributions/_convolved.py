@@ -2,7 +2,11 @@
 import numpy as np
 
 from bayesquad._tf import tf, tfp
-from bayesquad.distributions._common import checked_log_value, split_quadrature_options
+from bayesquad.distributions._common import (
+    checked_log_value,
+    reference_active,
+    split_quadrature_options,
+)
 from bayesquad.distributions._mixins import ScalarEventMixin
 from bayesquad.quadrature import integrate
 
@@ -80,6 +84,9 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
     support (e.g. ``t = -5`` for an exponential signal with ``r = 0.3``, where the density
     is ~exp(-140)) keep a finite, accurate log-density. The far upper tail (``t`` many
     signal means away) is handled by the same window.
+    Inside :func:`bayesquad.quadrature.reference_settings` (the diagnostics' quadrature
+    check) the window is at least the family's default, so the mass a narrower window
+    leaves out shows up as a change in the check.
 
     *Nodes.* Measured on W5 (5000 events of ``Exponential(1/1.5) ⊛ Normal(0, 0.3)``,
     ``make_data.py``) against the exponentially-modified Gaussian closed form, window 8;
@@ -230,7 +237,12 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         """Integration limits around the product's peak (held fixed for autodiff)."""
         dtype = self.dtype
         scale = tf.cast(self._resolution.scale, dtype)
-        k = tf.constant(self._window, dtype)
+        window = self._window
+        if reference_active():
+            # the window truncates the integral: a narrower one than the family's default
+            # (1e-14 of the mass outside) must show as a change in the quadrature check
+            window = max(window, _DEFAULT_WINDOW[self._tails])
+        k = tf.constant(window, dtype)
         if self._tails == "gaussian":
             # Shift the centre by r² β: the peak of (signal × Gaussian kernel) when the
             # signal's log-slope is β. Exact for an exponential signal.
