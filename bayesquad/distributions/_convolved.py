@@ -143,6 +143,11 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
             if tf.TensorShape(d.event_shape).rank != 0:
                 raise ValueError(f"{arg} must have a scalar event (event_shape []), got "
                                  f"event_shape {d.event_shape}")
+        if signal.dtype != resolution.dtype:
+            raise TypeError(
+                f"signal and resolution must have the same dtype, got signal {signal.dtype} "
+                f"and resolution {resolution.dtype}; build both from tensors of one dtype, "
+                f"e.g. tf.constant(0.3, tf.float64) for the resolution's scale")
         if not (hasattr(resolution, "loc") and hasattr(resolution, "scale")):
             raise TypeError(
                 f"resolution must be a location-scale distribution with .loc and .scale "

@@ -69,9 +69,9 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         Scalar-per-batch-element parameters; ``batch_shape`` is the broadcast of their
         shapes with ``low``/``high``.
     intensity_bound : float or Tensor, optional
-        Upper bound of ``λ`` on the window for thinning (per batch element). Default:
-        ``bound_safety`` times the maximum of ``λ`` over ``bound_grid`` equispaced points
-        (and ``points``).
+        Upper bound of ``λ`` on the window for thinning (per batch element), finite and
+        > 0 (a ``ValueError`` when known at construction). Default: ``bound_safety``
+        times the maximum of ``λ`` over ``bound_grid`` equispaced points (and ``points``).
     max_events : int, optional
         Padded length of a realisation (the static event shape). Needed under XLA, both
         to sample and inside ``JointDistribution*`` models (they trace a sample to learn
@@ -141,7 +141,15 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
                 require_finite=True, method=method, rtol=rtol, atol=atol, nodes=nodes,
                 panels=panels, max_evals=max_evals, max_levels=max_levels)
             self._intensity_bound = (None if intensity_bound is None else
-                                     tf.convert_to_tensor(intensity_bound, dtype))
+                                     tf.convert_to_tensor(intensity_bound, dtype,
+                                                          name="intensity_bound"))
+            bound = (None if intensity_bound is None
+                     else tf.get_static_value(self._intensity_bound))
+            if bound is not None and not np.all(np.isfinite(bound) & (bound > 0)):
+                raise ValueError(
+                    f"`intensity_bound` must be a finite number > 0 bounding the intensity "
+                    f"exp(log_intensity) on [low, high] (one per batch element), got "
+                    f"{bound}; omit it to use the grid bound (bound_grid, bound_safety)")
             self._max_events = None if max_events is None else int(max_events)
             self._bound_grid = int(bound_grid)
             self._bound_safety = float(bound_safety)
@@ -284,6 +292,10 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         out = tf.where(bad_bound | overflow, tf.constant(np.inf, dtype), out)
         if self.validate_args:
             with tf.control_dependencies([
+                    tf.debugging.assert_equal(
+                        tf.reduce_any(bad_bound), False,
+                        message="`intensity_bound` (or the grid bound) is not a finite "
+                                "number > 0; pass a finite positive intensity_bound"),
                     tf.debugging.assert_equal(
                         tf.reduce_any(exceeded), False,
                         message="thinning bound exceeded by the intensity; pass "

@@ -1,5 +1,7 @@
 """MAP estimate and Laplace approximation in the unconstrained space."""
 import collections
+import math
+import numbers
 
 import numpy as np
 
@@ -176,6 +178,26 @@ def _starts(model, layout, obs, n_starts, seed):
     return np.stack(rows).astype(layout.dtype.as_numpy_dtype)
 
 
+def _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit):
+    """ValueError/TypeError naming the argument, before any tracing."""
+    for name, value, low in (("num_starts", num_starts, 1),
+                             ("max_iterations", max_iterations, 1),
+                             ("laplace_draws", laplace_draws, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int >= {low}, got {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}"
+                             + ("; pass 0 for no Laplace draws" if name == "laplace_draws"
+                                else ""))
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
+        raise TypeError(f"tolerance must be a number > 0, got {tolerance!r}")
+    if not (math.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be a finite number > 0 (the gradient-norm "
+                         f"tolerance of -log p / N, e.g. 1e-8), got {tolerance!r}")
+    if not isinstance(jit, (bool, np.bool_)):
+        raise TypeError(f"jit must be True or False, got {jit!r}")
+
+
 def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
              laplace_draws=1000, jit=False):
     """Maximum a posteriori estimate with a Laplace approximation.
@@ -205,6 +227,12 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     -------
     MapResult
 
+    Raises
+    ------
+    TypeError, ValueError
+        For an option of the wrong type or out of range (named in the message), before any
+        work is done.
+
     Notes
     -----
     The optimisation is in the unconstrained space, so the mode found is that of the density
@@ -214,8 +242,7 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     is skewed, multimodal or on a boundary (e.g. a variance near zero); a NaN covariance says
     the Hessian was not positive definite.
     """
-    if int(num_starts) < 1:
-        raise ValueError(f"num_starts must be >= 1, got {num_starts}")
+    _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit)
     user_model, model = model, _model.working_model(model)
     layout, obs = _model.make_layout(model, observed, seed)
     starts = _starts(model, layout, obs, int(num_starts), seed)

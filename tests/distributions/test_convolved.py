@@ -132,6 +132,12 @@ def test_bad_input():
         Convolved(tfd.Exponential(1.0), tfd.Normal(0.0, 1.0), support=(1.0, 0.0))
     with pytest.raises(ValueError, match="method"):
         Convolved(tfd.Exponential(1.0), tfd.Normal(0.0, 1.0), method="simpsons")
+    # issue 10: mixed dtypes failed later with TensorFlow's "x and y must have the same
+    # dtype"; now the arguments and the fix are named
+    for sig, res in ((tf.float32, tf.float64), (tf.float64, tf.float32)):
+        with pytest.raises(TypeError, match="signal and resolution must have the same dtype"):
+            Convolved(tfd.Exponential(tf.constant(1.0, sig)),
+                      tfd.Normal(tf.constant(0.0, res), 0.3))
 
 
 def test_laplace_resolution():

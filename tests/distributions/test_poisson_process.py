@@ -180,6 +180,22 @@ def test_pad_events_and_bad_input():
         PoissonProcess(3.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="max_events"):
         PoissonProcess(log_linear, 0.0, 1.0, max_events=-1)
+    # issue 10: a bound <= 0, NaN or inf sampled rows of +inf without a word
+    for bound in (-1.0, 0.0, np.nan, np.inf, [1.0, -2.0]):
+        with pytest.raises(ValueError, match="`intensity_bound` must be a finite number > 0"):
+            PoissonProcess(log_linear, 0.0, 1.0, params=dict(a=0.0, b=0.0),
+                           intensity_bound=bound, max_events=5)
+
+
+def test_runtime_bad_bound_raises_with_validate_args():
+    @tf.function(autograph=False)
+    def draw(bound):
+        d = PoissonProcess(lambda t: tf.zeros_like(t), 0.0, 1.0, intensity_bound=bound,
+                           max_events=5, validate_args=True)
+        return d.sample(2, seed=(1, 2))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="intensity_bound"):
+        draw(tf.constant(-1.0, tf.float64))
+    assert draw(tf.constant(2.0, tf.float64)).shape == (2, 5)
 
 
 def test_large_rate_sampling_is_bounded_and_overflow_is_flagged():

@@ -69,3 +69,16 @@ def test_vi_fullrank_runs_and_bad_family_rejected():
     assert dt.vi["scale"].shape == (3, 3)
     with pytest.raises(ValueError, match="family"):
         fit_vi(M.CONJUGATE, M.CONJ_OBS, family="diag")
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("laplace_draws", -1, ValueError), ("laplace_draws", 2.5, TypeError),
+    ("laplace_draws", True, TypeError), ("num_starts", 0, ValueError),
+    ("max_iterations", 0, ValueError), ("tolerance", -1e-8, ValueError),
+    ("tolerance", float("nan"), ValueError), ("tolerance", "1e-8", TypeError),
+    ("jit", "yes", TypeError),
+])
+def test_find_map_names_bad_options(option, value, error):
+    # issue 10: laplace_draws=-1 gave numpy's "negative dimensions are not allowed"
+    with pytest.raises(error, match=option):
+        find_map(M.CONJUGATE, M.CONJ_OBS, **{option: value})
