@@ -173,7 +173,8 @@ def _run_fit(args, inputs, outputs, checkpoint):
     echo(_timing(dt, args.method))
     from bayesquad.diagnostics import diagnose
     from bayesquad.report import store_verdict, write_html
-    verdict = diagnose(dt)  # the model is remembered by the fit: the quadrature check runs
+    # the model is remembered by the fit: the quadrature check runs
+    verdict = diagnose(dt, gate_on_loo=getattr(args, "gate_on_loo", False))
     echo("")
     echo(str(verdict))
     _posterior_predictive(args, inputs, dt, warn)
@@ -200,8 +201,7 @@ def _run_fit(args, inputs, outputs, checkpoint):
     echo("")
     print(f"posterior: {out / POSTERIOR}")
     print(f"summary:   {out / SUMMARY}")
-    print(f"verdict:   {'PASSED' if verdict.passed else 'FAILED'} "
-          f"(exit code {0 if verdict.passed else 1})")
+    print(f"verdict:   {verdict.headline()} (exit code {0 if verdict.passed else 1})")
     print(f"report:    {(out / REPORT).resolve().as_uri()}")
     return 0 if verdict.passed else 1
 
@@ -248,7 +248,7 @@ def rebuild_report(directory, *, title=None):
     if "cli_command" in dt.attrs:
         print(f"fit: {dt.attrs['cli_command']}")
     if verdict is not None:
-        print(f"verdict: {'PASSED' if verdict.passed else 'FAILED'} (as stored by the fit)")
+        print(f"verdict: {verdict.headline()} (as stored by the fit)")
     if rebuilt_summary:
         print(f"summary: {summary_path} (written: it was missing)")
     print(f"report: {pathlib.Path(report).resolve().as_uri()}")

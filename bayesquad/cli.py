@@ -253,6 +253,9 @@ def _fit_parser(sub):
     group.add_argument("--checkpoint", action="store_true",
                        help="save every finished chunk in DIR/checkpoint; rerunning the same "
                        "command resumes there (after Ctrl-C) with the same draws")
+    group.add_argument("--gate-on-loo", action="store_true",
+                       help="let high Pareto k (LOO unreliable for some observations) fail "
+                       "the verdict; by default it is a warning")
     group.add_argument("--no-loo", dest="loo", action="store_false",
                        help="do not store the pointwise log-likelihood: no LOO check, and a "
                        "smaller posterior.nc for large data (it holds up to 8 million values, "

@@ -606,3 +606,21 @@ def test_unclassifiable_draws_count_as_reachable():
     lp_ref = np.array([-100.0, nan, -inf, -5.0, -100.0])  # a failed reference is NaN
     assert ruled_out(lp_own, lp_ref, 0.0, 41.4).tolist() == [True, False, True, False, False]
     assert not ruled_out(lp_own, lp_ref, nan, 41.4).any()  # no accurate mode: none ruled out
+
+
+def test_gate_on_loo_reaches_diagnose(capsys, files, tmp_path, monkeypatch):
+    """--gate-on-loo is passed to diagnose (by default high Pareto k only warns)."""
+    import bayesquad.diagnostics as diagnostics
+    seen = []
+    real = diagnostics.diagnose
+
+    def spy(dt, *a, **kw):
+        seen.append(kw.get("gate_on_loo"))
+        return real(dt, *a, **kw)
+
+    monkeypatch.setattr(diagnostics, "diagnose", spy)
+    for flag in ([], ["--gate-on-loo"]):
+        run(capsys, "fit", files["normal.py"], "--data", files["normal.npz"],
+            "--out", tmp_path / f"out{len(flag)}", "--method", "map", "--ppc-draws", 0,
+            *flag)
+    assert seen == [False, True]

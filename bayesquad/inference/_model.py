@@ -123,10 +123,13 @@ def _check_observed(model, observed):
         except (TypeError, ValueError) as err:
             raise ValueError(f"observed['{name}'] cannot be converted to {dtype.name}: {err}") \
                 from err
-        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-            raise ValueError(f"observed['{name}'] has {bad} non-finite value(s) (nan or inf); "
-                             f"remove or impute them before fitting")
+        # NaN is the padding of PoissonProcess/ExtendedUnbinned (realisations of different
+        # lengths, bayesquad.pad_events); a distribution that does not accept it gives a
+        # NaN log density, which the start of every fit reports. Infinities are no padding.
+        if value.dtype.kind == "f" and np.any(np.isinf(value)):
+            bad = int(np.count_nonzero(np.isinf(value)))
+            raise ValueError(f"observed['{name}'] has {bad} infinite value(s); remove or "
+                             f"impute them before fitting (NaN is read as padding)")
         out[name] = value
     return out
 

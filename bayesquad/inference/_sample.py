@@ -73,9 +73,15 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
     z0 = z0.astype(np_dtype)
     lp = _model.log_prob_fn(model, layout, obs_t)(tf.constant(z0)).numpy()
     if not np.all(np.isfinite(lp)):
+        padded = [k for k, v in obs.items() if np.asarray(v).dtype.kind == "f"
+                  and np.isnan(np.asarray(v)).any()]
+        hint = (f"; observed {padded} contain NaN, which only PoissonProcess and "
+                f"ExtendedUnbinned read (as padding): remove or impute it elsewhere"
+                if padded else "")
         raise ValueError(f"the log density is not finite at the initial point of chains "
                          f"{np.flatnonzero(~np.isfinite(lp)).tolist()} (init={message!r}); "
-                         f"pass init='prior', a dict of valid values, or check the model")
+                         f"pass init='prior', a dict of valid values, or check the model"
+                         + hint)
     return z0, metric, message
 
 

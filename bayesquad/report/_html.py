@@ -216,5 +216,13 @@ def write_html(datatree, path, *, verdict=None, title=None, model=None, observed
                          f"create it first")
     page, _ = render_html(datatree, verdict=verdict, title=title, model=model,
                           observed=observed)
-    path.write_text(page, encoding="utf-8")
+    # temporary name in the same directory, then an atomic rename: a kill mid-write never
+    # leaves a truncated report where the previous one was
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path

@@ -82,3 +82,32 @@ def test_find_map_names_bad_options(option, value, error):
     # issue 10: laplace_draws=-1 gave numpy's "negative dimensions are not allowed"
     with pytest.raises(error, match=option):
         find_map(M.CONJUGATE, M.CONJ_OBS, **{option: value})
+
+
+def test_nan_padded_realisations_can_be_fitted():
+    """Three realisations of a homogeneous process on [0, 2] of different lengths, padded
+    with NaN (pad_events): the MAP of log rate a under a flat-ish prior is the closed form
+    log(total events / (realisations * length)), shifted by the Normal(0, 10) prior."""
+    from bayesquad.distributions import PoissonProcess, pad_events
+    rows = [np.array([0.1, 0.5, 1.2]), np.array([0.3]), np.array([0.2, 0.9, 1.1, 1.5, 1.9])]
+    events = pad_events(rows)
+
+    def model():
+        a = yield tfd.JointDistributionCoroutine.Root(tfd.Normal(
+            tf.constant(0.0, tf.float64), 10.0, name="a"))
+        yield tfd.Independent(PoissonProcess(
+            lambda t, a: a + 0.0 * t, tf.zeros([3], tf.float64), 2.0, params={"a": a[..., None]},
+            max_events=events.shape[-1]), reinterpreted_batch_ndims=1, name="t")
+
+    joint = tfd.JointDistributionCoroutine(model)
+    r = find_map(joint, {"t": events}, laplace_draws=0)
+    assert r.converged, r.message
+    # d/da: n - R L e^a - a / 100 = 0 (n = 9 events, R L = 6)
+    a = so.brentq(lambda a: 9 - 6 * np.exp(a) - a / 100, -5, 5, xtol=1e-14)
+    np.testing.assert_allclose(r.params["a"], a, rtol=1e-6)
+
+
+def test_infinite_observed_value_is_refused():
+    with pytest.raises(ValueError, match="infinite"):
+        find_map(M.CONJUGATE, {k: np.where(np.arange(np.size(v)) == 0, np.inf, v)
+                               for k, v in M.CONJ_OBS.items()})

@@ -222,3 +222,22 @@ def test_loo_with_a_single_term_does_not_apply(tmp_path):
     verdict = Verdict((Check("r_hat", 1.0, 1.01, True, "ok"),))
     page = write_html(dt, tmp_path / "s.html", verdict=verdict).read_text()
     assert "LOO does not apply (1 pointwise term" in _section(page, "loo")
+
+
+def test_write_html_replaces_atomically(tmp_path, monkeypatch):
+    """A failure while writing keeps the previous report whole and leaves no temporary."""
+    res = R.find_map_no_draws()
+    path = tmp_path / "r.html"
+    path.write_text("previous report")
+    import pathlib
+
+    def broken(self, *a, **k):
+        pathlib.Path.write_bytes(self, b"half a pa")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_html(res.datatree, path)
+    monkeypatch.undo()
+    assert path.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
