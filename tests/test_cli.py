@@ -6,6 +6,7 @@ the installed console script.
 import io
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -291,7 +292,7 @@ def test_report_rebuilds(capsys, short_fit):
     assert code == 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Rebuilt report" in html
-    assert "verdict: FAILED (as stored by the fit)" in stdout
+    assert re.search(r"verdict: FAILED \(\d+ check\(s\)\) \(as stored by the fit\)", stdout)
     assert _lines(stdout)[-1] == f"report: {(out / 'report.html').resolve().as_uri()}"
 
 

@@ -142,8 +142,10 @@ def test_funnel_divergences_counted():
 @pytest.mark.parametrize("observed, match", [
     ({"nope": 1.0}, "not variables of the model"),
     ({"y": np.zeros(19), "k": M.K, "c": M.COUNTS}, "shape"),
-    ({"y": np.r_[np.nan, np.zeros(19)], "k": M.K, "c": M.COUNTS}, "non-finite"),
-    ({"y": np.r_[np.inf, np.zeros(19)], "k": M.K, "c": M.COUNTS}, "non-finite"),
+    # NaN is padding (PoissonProcess): a Normal turns it into a NaN log density, which the
+    # start names
+    ({"y": np.r_[np.nan, np.zeros(19)], "k": M.K, "c": M.COUNTS}, "contain NaN"),
+    ({"y": np.r_[np.inf, np.zeros(19)], "k": M.K, "c": M.COUNTS}, "infinite"),
     ({}, "observed is empty"),
 ])
 def test_bad_observed_raises_value_error(observed, match):
