@@ -364,11 +364,11 @@ def _verdict(values, status, found, probe, generic, draws, echo):
             echo(f"  {label}  {text}")
         if len(notes) > _MAX_LISTED:
             echo(f"  ... and {len(notes) - _MAX_LISTED} more")
-        echo(f"  These say the prior reaches parameter values the data rule out, not that the "
-             f"fit is affected: the posterior holds no mass there, so these integrals do not "
-             f"enter the fit (with fit --init prior, a chain may start at such a point and "
-             f"leave it during warm-up). Tighten the priors of the parameters above towards "
-             f"the values the data allow to make the notes go away.")
+        echo("  These say the prior reaches parameter values the data rule out, not that the "
+             "fit is affected: the posterior holds no mass there, so these integrals do not "
+             "enter the fit (with fit --init prior, a chain may start at such a point and "
+             "leave it during warm-up). Tighten the priors of the parameters above towards "
+             "the values the data allow to make the notes go away.")
         echo("")
     if failures:
         advice = _advice(found, [j for _, _, j in reachable], probe, bool(generic))

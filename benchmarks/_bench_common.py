@@ -11,7 +11,8 @@ import time
 __all__ = ["WORKLOADS", "TOOLS", "PEERS", "summarise", "agreement", "best_peer", "ratio",
            "aggregate", "text_table", "markdown_table", "result_rows", "summary_rows",
            "scaling_rows", "fmt", "load_npz", "time_calls", "finish_run", "render",
-           "versions_of", "bayesquad_breakdown_rows", "progress_line", "rerender"]
+           "versions_of", "bayesquad_breakdown_rows", "progress_line", "rerender",
+           "cpu_description"]
 
 #: workload -> model file / data set name; ``W3u`` is W3 with the latent effects sampled
 #: (NumPyro only: the spec integrates them out, bayesquad does)
@@ -260,6 +261,29 @@ def finish_run(metrics, run):
     sampling = run["second_s"] - (run.get("compile_in_second_s") or 0.0)
     metrics["ess_per_s_excl_compile"] = metrics["min_ess_bulk"] / sampling
     return metrics
+
+
+_VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",
+                 "amx_bf16")
+
+
+def cpu_description():
+    """``"AMD EPYC (2 cores; avx2 fma avx512f ...)"``: the CPU model and the vector
+    extensions that decide XLA's code paths (ratios differ between CPUs of one kind)."""
+    import os  # pylint: disable=import-outside-toplevel
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    present = [f for f in _VECTOR_FLAGS if f in flags]
+    return f"{model} ({os.cpu_count()} cores; {' '.join(present) or 'no AVX2'})"
 
 
 def versions_of(results):

@@ -36,9 +36,6 @@ DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", NAM
 #: (leave one group out).
 POINTWISE_LOG_LIKELIHOOD = True
 
-#: Adaptive Gauss-Hermite nodes per group (see ``build``).
-NUM_NODES = 12
-
 
 def _grouped(data):
     """Validate ``data``; return ``(x, y)`` as ``[n_groups, n_per_group]`` arrays.
@@ -104,13 +101,15 @@ def build(data, dtype=tf.float64):
 
     Notes
     -----
-    12-node adaptive Gauss-Hermite per group (centred at each group's mode, scaled by its
-    curvature). Measured against an independent fine-grid integration of every group: total
-    log-likelihood error 3e-6 at the truth and 8e-7 at the posterior mode (24 nodes: 4e-11;
-    16: 1e-7; 10: 4e-5). The cost grows linearly with the nodes (1.0 ms per log density and
-    gradient of one chain at 12 nodes, 1.75 ms at 24), and an error of 1e-6 in a log
-    density moves no posterior summary measurably: the diagnostics' quadrature check
-    (reference rule, tolerance 0.01) is what proves it on a fit. The error grows
+    Adaptive Gauss-Hermite per group (centred at each group's mode, scaled by its
+    curvature), with the distribution's defaults: outside a fit 20 nodes; a fit plans the
+    node count (11 on the bundled data: the fewest that change the total log-likelihood by
+    at most 1e-4 over the Laplace box). Measured against an independent fine-grid
+    integration of every group: total log-likelihood error at the truth 4e-11 at 24
+    nodes, 1e-7 at 16, 3e-6 at 12, 4e-5 at 10. The cost grows linearly with the nodes,
+    and an error of 1e-4 in a log density moves no posterior summary measurably: the
+    diagnostics' quadrature check (reference rule, tolerance 0.01) is what proves it on a
+    fit. The error grows
     with ``tau`` and the coefficients (group posteriors become skewed; 4e-4 at
     ``tau = 2.5``), see :class:`bayesquad.GaussianLatentMarginal`. Its
     ``quadrature_status`` reports whether each group's mode search converged, not the
@@ -132,8 +131,7 @@ def build(data, dtype=tf.float64):
 
         # batch [chains..., n_groups] of one-group marginals, summed over groups
         yield tfd.Independent(
-            GaussianLatentMarginal(conditional, tau[..., None], per_group, num_groups=1,
-                                   num_nodes=NUM_NODES),
+            GaussianLatentMarginal(conditional, tau[..., None], per_group, num_groups=1),
             reinterpreted_batch_ndims=1, name="y")
 
     return tfd.JointDistributionCoroutine(model, name=NAME)

@@ -592,11 +592,14 @@ def test_check_fails_at_prior_draws_the_posterior_can_reach(capsys, files):
 @pytest.mark.parametrize("name", ["poisson_process", "survival_tvc"])
 def test_bundled_models_pass_check(capsys, name):
     """W2 and W4 failed check at 3 and 17 of 20 prior draws whose integrals the data rule
-    out; their posterior regions converge, so they pass with notes."""
+    out; their posterior regions converge, so they pass (W4 with notes on those draws; W2's
+    default rule, 64 panels since fits plan their own, now converges at every draw)."""
     code, out, _ = run(capsys, "check", ROOT / "models" / f"{name}.py", "--data",
                        ROOT / "models" / "data" / f"{name}.npz", "--no-cost")
     assert code == cli.EXIT_PASSED, out
-    assert _section(out, "problems") == [] and _section(out, "notes:")
+    assert _section(out, "problems") == []
+    if name == "survival_tvc":
+        assert _section(out, "notes:")
     assert "integrals at the MAP and 20 Laplace draws: 0 of" in out
 
 

@@ -15,6 +15,8 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
 from bayesquad.inference import _model
+from bayesquad.distributions import _plans
+from bayesquad.inference._planning import plans_from_attrs
 from bayesquad.quadrature import reference_settings
 
 __all__ = ["quadrature_check"]
@@ -206,7 +208,10 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
         chunk = min(int(chunk_draws), len(z))
     else:
         raise ValueError(f"chunk_draws={chunk_draws!r} must be a positive int (or None)")
-    lp, status = _evaluate(model, layout, obs_t, z, chunk)
+    # the run's own rules: the quadrature plans it sampled with, where it had any
+    plans = plans_from_attrs(datatree.attrs)
+    with _plans.applying(plans):
+        lp, status = _evaluate(model, layout, obs_t, z, chunk)
     try:
         with reference_settings(rtol=rtol, max_evals_factor=max_evals_factor):
             lp_ref, status_ref = _evaluate(model, layout, obs_t, z, chunk)
@@ -225,6 +230,9 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     parts = [f"largest |change| of the log density {value:.3g} over {len(delta)} draws "
              f"(at chain {where[worst][0]}, draw {where[worst][1]}) with every integral at "
              f"rtol={rtol:g}"]
+    if plans:
+        parts.append("quadrature plans certified at these draws: " + "; ".join(
+            f"{key.split(':')[0]} {plan.description}" for key, plan in sorted(plans.items())))
     passed = value <= tolerance and bad_run == 0
     if n_int:
         parts.append(f"{bad_run} of {n_int} integrals did not converge in the run"

@@ -8,10 +8,12 @@ from bayesquad.distributions._binned import ExtendedUnbinned, expected_bin_count
 from bayesquad.distributions._convolved import Convolved
 from bayesquad.distributions._latent import GaussianLatentMarginal
 from bayesquad.distributions._normalized import Normalized
+from bayesquad.distributions._plans import Plan
 from bayesquad.distributions._poisson_process import PoissonProcess, pad_events
 from bayesquad.distributions._survival import SurvivalFromHazard
 
 __all__ = [
+    "Plan",
     "Convolved",
     "ExtendedUnbinned",
     "GaussianLatentMarginal",

@@ -7,8 +7,10 @@ from bayesquad.distributions._common import (
     reference_active,
     split_quadrature_options,
 )
+from bayesquad.distributions import _plans
 from bayesquad.distributions._mixins import ScalarEventMixin
-from bayesquad.quadrature import integrate
+from bayesquad.quadrature import IntegrationResult, integrate
+from bayesquad.quadrature._frozen import GaussLegendre
 
 __all__ = ["Convolved"]
 
@@ -24,6 +26,15 @@ _DEFAULT_WINDOW = {"gaussian": 8.0, "exponential": 36.0}
 # Gauss-Legendre nodes on the window: the fewest at which the status reads CONVERGED on
 # W5 (see the class Notes); 32 are as accurate but the error estimate cannot show it.
 _DEFAULT_NODES = 40
+_PLAN_WINDOWS = (6.0, 7.0, 8.0, 10.0)
+_PLAN_NODES = (8, 10, 12, 16, 20, 24, 28, 32, 40, 48, 64)
+
+
+def _convolved_candidates():
+    """Gauss–Legendre on a window of +-w resolution scales, fewest nodes first."""
+    return [_plans.Plan.make(f"{n}-node Gauss–Legendre on ±{w:g} resolution widths", n,
+                             ladder="nodes", nodes=n, window=w)
+            for n in _PLAN_NODES for w in _PLAN_WINDOWS]
 
 
 def _tail_kind(resolution):
@@ -165,6 +176,10 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
             if self._tails is None:
                 self._tails = "gaussian"  # user-chosen window: treat the ends as Gaussian
         self._window = window
+        # a Gaussian-tailed window left at its defaults is planned by a fit (window, nodes)
+        self._plannable = (self._tails == "gaussian" and method is None and nodes is None
+                           and rtol is None and not integrate_options
+                           and isinstance(parameters.get("window"), str))
         if method is None:
             method = "gauss-legendre" if window is not None else "auto"
         self._options = split_quadrature_options("Convolved", method, nodes, rtol,
@@ -238,12 +253,18 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         return tfb.Identity(validate_args=self.validate_args)
 
     # -- the integral ----------------------------------------------------------------------
-    def _window_limits(self, c, low, high):
+    def _plan(self):
+        if not self._plannable:
+            return None
+        return _plans.lookup(_plans.plan_key("Convolved", type(self._signal),
+                                             type(self._resolution)), _convolved_candidates)
+
+    def _window_limits(self, c, low, high, window=None):
         """Integration limits around the product's peak (held fixed for autodiff)."""
         dtype = self.dtype
         scale = tf.cast(self._resolution.scale, dtype)
-        window = self._window
-        if reference_active():
+        window = self._window if window is None else window
+        if reference_active() and window == self._window:
             # the window truncates the integral: a narrower one than the family's default
             # (1e-14 of the mass outside) must show as a change in the quadrature check
             window = max(window, _DEFAULT_WINDOW[self._tails])
@@ -282,7 +303,23 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         high = tf.broadcast_to(tf.cast(self._high, dtype), shape)
         signal, resolution = self._signal, self._resolution
         opts = dict(self._options)
-        if self._window is None:
+        plan = self._plan()
+        if plan is not None:
+            lower, upper = self._window_limits(c, low, high, window=float(plan.get("window")))
+
+            def planned(w, t, lower, width):
+                s = lower + width * w
+                return signal.log_prob(s) + resolution.log_prob(t - s)
+
+            zero = tf.zeros([], dtype)
+            width = upper - lower
+            value = GaussLegendre(int(plan.get("nodes"))).integrate(
+                planned, zero, zero + 1.0, args=(safe_x, lower, width), log=True)
+            value = value + tf.math.log(width)
+            res = IntegrationResult(value, tf.fill(tf.shape(value), tf.constant(np.nan, dtype)),
+                                    tf.fill(tf.shape(value), int(plan.get("nodes"))),
+                                    tf.zeros(tf.shape(value), tf.int32))
+        elif self._window is None:
             def log_integrand(s, t):
                 return signal.log_prob(s) + resolution.log_prob(t - s)
 
@@ -309,7 +346,8 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
             zero = tf.zeros([], dtype)
             res = integrate(log_integrand, zero, zero + 1.0, args=(safe_x, lower, width),
                             log=True, **opts)
-        value = checked_log_value(res, strict=self.validate_args, what="Convolved integral")
+        value = (res.value if plan is not None else
+                 checked_log_value(res, strict=self.validate_args, what="Convolved integral"))
         x_b = tf.broadcast_to(x, shape)
         value = tf.where(tf.math.is_finite(x_b), value,
                          tf.where(tf.math.is_nan(x_b), x_b, tf.constant(-np.inf, dtype)))

@@ -2,12 +2,21 @@
 import numpy as np
 
 from bayesquad._tf import tf, tfp
+from bayesquad.distributions import _plans
 from bayesquad.distributions._common import checked_log_value, common_dtype, reference_active
 from bayesquad.quadrature import Status, gauss_hermite, integrate
 
 __all__ = ["GaussianLatentMarginal"]
 
 tfd = tfp.distributions
+
+_DEFAULT_NODES = 20
+_PLAN_NODES = (4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 20, 24, 32)
+
+
+def _latent_candidates():
+    return [_plans.Plan.make(f"{n}-node adaptive Gauss–Hermite", n, ladder="nodes", nodes=n)
+            for n in _PLAN_NODES]
 tfb = tfp.bijectors
 
 
@@ -117,13 +126,16 @@ class GaussianLatentMarginal(tfd.Distribution):
     ``validate_args=True`` to it if it does not check its support by default.
     """
 
-    def __init__(self, conditional, scale, group_ids, num_groups=None, num_nodes=20,
+    def __init__(self, conditional, scale, group_ids, num_groups=None, num_nodes=None,
                  adaptive=True, max_newton_steps=16, newton_tol=1e-6, validate_args=False,
                  allow_nan_stats=True, name="GaussianLatentMarginal"):
         parameters = dict(locals())
         if not callable(conditional):
             raise ValueError("conditional must be a callable u -> tfd.Distribution, e.g. "
                              "lambda u: tfd.Bernoulli(logits=eta + u)")
+        # left unset with the adaptive rule, a fit plans the node count
+        self._plannable = num_nodes is None and bool(adaptive)
+        num_nodes = _DEFAULT_NODES if num_nodes is None else num_nodes
         if int(num_nodes) != num_nodes or num_nodes < 1:
             raise ValueError(f"num_nodes must be a positive int, got {num_nodes!r}")
         if int(max_newton_steps) != max_newton_steps or max_newton_steps < 1:
@@ -332,9 +344,12 @@ class GaussianLatentMarginal(tfd.Distribution):
             mode = tf.zeros(shape, dtype)
             sd = tf.broadcast_to(tf.stop_gradient(tau), shape)
             done = tf.ones(shape, tf.bool)
-        if reference_active():
+        plan = (_plans.lookup(_plans.plan_key("GaussianLatentMarginal", self._conditional),
+                              _latent_candidates) if self._plannable else None)
+        if reference_active() and plan is None:
             return self._reference_group_log_lik(y, lead, mode, sd)
-        x_np, w_np = gauss_hermite(self._num_nodes)
+        num_nodes = self._num_nodes if plan is None else int(plan.get("nodes"))
+        x_np, w_np = gauss_hermite(num_nodes)
         x = tf.constant(x_np, dtype)
         # w_k exp(x_k²) in float64 before any cast: the weights alone underflow float32
         log_w = tf.constant(np.log(w_np) + x_np ** 2, dtype)
@@ -343,7 +358,7 @@ class GaussianLatentMarginal(tfd.Distribution):
         log_w_b = tf.reshape(log_w, tf.concat([[-1], extra, [1]], 0))
         u = mode + np.sqrt(2.0) * sd * x_b  # [K] + lead + [G]
         lp = self._conditional(self._gather(u)).log_prob(y)
-        k_lead = tf.concat([[self._num_nodes], lead], 0)
+        k_lead = tf.concat([[num_nodes], lead], 0)
         phi = self._segment_sum(lp, k_lead) + tfd.Normal(
             tf.zeros([], dtype), tau).log_prob(u)
         terms = log_w_b + phi

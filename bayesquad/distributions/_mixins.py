@@ -5,10 +5,13 @@ import math
 import numpy as np
 
 from bayesquad._tf import tf, tfp
+from bayesquad.distributions import _plans
 from bayesquad.distributions._common import (
+    DEFAULT_METHOD,
     batch_shape_static,
     batch_shape_tensor,
     check_callable,
+    checked_log_value,
     common_dtype,
     convert_params,
     default_quadrature_options,
@@ -16,6 +19,7 @@ from bayesquad.distributions._common import (
     runtime_interval_assertions,
     validate_interval,
 )
+from bayesquad.quadrature._frozen import GaussLegendre
 
 __all__ = [
     "IntervalFunctionMixin",
@@ -60,6 +64,10 @@ class IntervalFunctionMixin:
         self._points = None if points is None else tf.convert_to_tensor(points, dtype)
         validate_interval(self._low, self._high, require_finite=require_finite)
         self._options = default_quadrature_options(**quadrature)
+        # only an integral left at the defaults is planned: a rule chosen by hand stays
+        self._plannable = (quadrature.get("method", DEFAULT_METHOD) == DEFAULT_METHOD
+                           and all(v is None for k, v in quadrature.items() if k != "method")
+                           and points is None)
         return dtype
 
     @classmethod
@@ -112,6 +120,50 @@ class IntervalFunctionMixin:
         """:class:`IntegrationResult` of ``log ∫_lower^upper exp(fn)`` (``points`` included)."""
         return integrate_log(self._fn, lower, upper, self._params, self._options,
                              points=self._points)
+
+    # -- the whole-window integral, planned --------------------------------------------
+    def _window_plan(self):
+        """The quadrature plan in force for the whole-window integral, or None.
+
+        Planned only with default settings and a window known to be finite; candidates
+        are composite Gauss–Legendre rules, cheapest first.
+        """
+        if not getattr(self, "_plannable", False):
+            return None
+        lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
+        if lo is None or hi is None or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            return None
+        return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
+                             gauss_legendre_candidates)
+
+    def _window_log_integral(self, what):
+        """``(log ∫_low^high exp(fn), status)``: the plan's frozen rule where one is in
+        force (status 0: the plan is certified by measurement, not by an estimate), else
+        the configured method under the package's failure policy."""
+        plan = self._window_plan()
+        if plan is not None:
+            keys = tuple(self._params)
+            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"))
+            fn = self._fn
+            value = rule.integrate(lambda x, *v: fn(x, **dict(zip(keys, v))), self._low,
+                                   self._high, args=tuple(self._params[k] for k in keys),
+                                   log=True)
+            return value, tf.zeros(tf.shape(value), tf.int32)
+        res = self._log_integral(self._low, self._high)
+        return checked_log_value(res, strict=self.validate_args, what=what), res.status
+
+
+#: (nodes, panels) of the composite Gauss–Legendre candidates of a finite window
+_GL_NODES = (6, 8, 10, 12, 16, 20, 24, 32)
+_GL_PANELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+
+
+def gauss_legendre_candidates():
+    """Composite Gauss–Legendre plans, cheapest first (fewer panels first at equal cost)."""
+    pairs = sorted(((n * p, p, n) for n in _GL_NODES for p in _GL_PANELS))
+    return [_plans.Plan.make(GaussLegendre(n, p).describe(), cost, ladder="panels", nodes=n,
+                             panels=p)
+            for cost, p, n in pairs]
 
 
 def default_max_events(expected_count):

@@ -13,9 +13,22 @@ from bayesquad.distributions._common import (
 )
 from bayesquad.distributions._roots import bracketed_root
 from bayesquad.distributions._mixins import ScalarEventMixin
-from bayesquad.quadrature import integrate
+from bayesquad.distributions import _plans
+from bayesquad.quadrature import IntegrationResult, integrate
+from bayesquad.quadrature._frozen import GaussLegendre
 
 __all__ = ["SurvivalFromHazard"]
+
+_DEFAULT_POWER = 6.0
+_POWERS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+_NODES = (6, 8, 10, 12, 16, 20, 24, 32)
+
+
+def _survival_candidates():
+    """``u = t v^power`` and n-node Gauss–Legendre, fewest nodes first."""
+    return [_plans.Plan.make(f"{n}-node Gauss–Legendre after u = t·v^{p:g}", n,
+                             ladder="nodes", nodes=n, power=p)
+            for n in _NODES for p in _POWERS]
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -50,9 +63,11 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         Keyword arguments of ``log_hazard`` (coefficients with shape ``[chains, 1]``,
         covariates with shape ``[n_subjects]``, ...); their broadcast shape is part of
         ``batch_shape``.
-    power : float
+    power : float, optional
         Power ``p`` of the substitution ``u = t v^p``, ``v ∈ [(t0/t)^{1/p}, 1]``, applied
-        to the cumulative-hazard integral (default 6). It turns ``u^g du`` into
+        to the cumulative-hazard integral (default 6; left unset, together with
+        ``method``, ``nodes``, ``rtol`` and ``integrate_options``, a fit plans power and
+        nodes: see ``bayesquad.inference.plan_quadrature``). It turns ``u^g du`` into
         ``∝ v^{p(1+g)-1} dv``, smooth for the Gauss–Legendre nodes; ``power=1`` integrates
         in ``u`` directly.
     method : str
@@ -111,13 +126,16 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
     ``E`` (a cure fraction) yields very large times instead of ``inf``.
     """
 
-    def __init__(self, log_hazard, event=None, entry=None, params=None, power=6.0,
+    def __init__(self, log_hazard, event=None, entry=None, params=None, power=None,
                  method="gauss-legendre", nodes=None, rtol=None, integrate_options=None,
                  root_iterations=60, validate_args=False, allow_nan_stats=True,
                  name="SurvivalFromHazard"):
         parameters = dict(locals())
         check_callable(log_hazard, "log_hazard")
-        power = float(power)
+        # with every quadrature setting at its default, a fit plans power and nodes
+        self._plannable = (power is None and method == "gauss-legendre" and nodes is None
+                           and rtol is None and not integrate_options)
+        power = _DEFAULT_POWER if power is None else float(power)
         if not power >= 1.0:
             raise ValueError(f"power must be >= 1 (u = t v^power), got {power}")
         self._options = split_quadrature_options("SurvivalFromHazard", method, nodes, rtol,
@@ -195,9 +213,19 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         return tfb.Chain([tfb.Shift(shift), tfb.Softplus()], validate_args=self.validate_args)
 
     # -- cumulative hazard -----------------------------------------------------------------
-    def _log_cumulative_hazard(self, t):
-        """``log ∫_{t0}^{t} h`` and the integration result, for ``t > t0`` (caller masks)."""
-        p = self._power
+    def _plan(self):
+        if not self._plannable:
+            return None
+        return _plans.lookup(_plans.plan_key("SurvivalFromHazard", self._log_hazard),
+                             _survival_candidates)
+
+    def _log_cumulative_hazard(self, t, plan=None):
+        """``log ∫_{t0}^{t} h`` and the integration result, for ``t > t0`` (caller masks).
+
+        With a quadrature ``plan`` the result is the plan's frozen rule: an
+        ``IntegrationResult`` whose error is NaN and status 0 (certified by measurement).
+        """
+        p = self._power if plan is None else float(plan.get("power"))
         keys = tuple(self._params)
         log_hazard = self._log_hazard
         dtype = self.dtype
@@ -227,8 +255,14 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
             return out
 
         zero = tf.zeros([], dtype)
-        return integrate(log_integrand, zero, zero + 1.0,
-                         args=(t, v0, *[self._params[k] for k in keys]), log=True,
+        args = (t, v0, *[self._params[k] for k in keys])
+        if plan is not None:
+            value = GaussLegendre(int(plan.get("nodes"))).integrate(
+                log_integrand, zero, zero + 1.0, args=args, log=True)
+            return IntegrationResult(value, tf.fill(tf.shape(value), tf.constant(np.nan, dtype)),
+                                     tf.fill(tf.shape(value), int(plan.get("nodes"))),
+                                     tf.zeros(tf.shape(value), tf.int32))
+        return integrate(log_integrand, zero, zero + 1.0, args=args, log=True,
                          **self._options)
 
     def _evaluate(self, t):
@@ -241,7 +275,7 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         inside = (t >= t0) & (t >= 0) & tf.math.is_finite(t)
         positive = inside & (t > t0)
         safe_t = tf.where(positive, t, t0 + 1.0)
-        res = self._log_cumulative_hazard(safe_t)
+        res = self._log_cumulative_hazard(safe_t, self._plan())
         log_dh = checked_log_value(res, strict=self.validate_args,
                                    what="cumulative hazard integral")
         log_dh = tf.where(positive, log_dh, tf.constant(-np.inf, dtype))

@@ -21,8 +21,10 @@ def reference_settings_now():
 
 
 def cached(model, key, build):
-    """``build()`` once per ``(model, key, reference settings)``; models die with their cache."""
-    key = (key, reference_settings_now())
+    """``build()`` once per ``(model, key, reference settings, quadrature plans in force)``;
+    models die with their cache."""
+    from bayesquad.distributions import _plans  # pylint: disable=import-outside-toplevel
+    key = (key, reference_settings_now(), _plans.active_key())
     try:
         per_model = _CACHE.setdefault(model, {})
     except TypeError:  # unhashable or not weak-referenceable model: no caching

@@ -199,6 +199,33 @@ def load(path, fp, *, state_keys=(), info_names=()):
     return state, infos
 
 
+_PLANS = "plans.json"
+
+
+def save_plans(path, text):
+    """The run's quadrature plans (JSON text): a resumed run must use the same rules, and
+    it does not repeat the MAP search they were planned around."""
+    os.makedirs(path, exist_ok=True)
+    target = os.path.join(path, _PLANS)
+    with open(target + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(target + ".tmp", target)
+
+
+def load_plans(path):
+    """The JSON text saved by :func:`save_plans`, or None."""
+    target = os.path.join(path, _PLANS)
+    if not os.path.exists(target):
+        return None
+    try:
+        with open(target, encoding="utf-8") as fh:
+            text = fh.read()
+        json.loads(text)
+    except (OSError, ValueError) as err:
+        raise _damaged(path, _PLANS, f"is unreadable ({err})") from None
+    return text
+
+
 def save_initial(path, fp, state):
     """Start a run in ``path``: its fingerprint, then the state before the first step."""
     os.makedirs(path, exist_ok=True)

@@ -5,7 +5,9 @@ import time
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.inference import _chains, _checkpoint, _datatree, _map, _model, _nuts, _registry
+from bayesquad.distributions import _plans
+from bayesquad.inference import (_chains, _checkpoint, _datatree, _map, _model, _nuts,
+                                 _planning, _registry)
 from bayesquad.inference._cache import cached, reference_settings_now
 from bayesquad.inference._progress import sampling_divergences
 
@@ -43,7 +45,10 @@ def _check_settings(chains, warmup, draws, target_accept, max_tree_depth, init, 
 
 
 def _initial_points(model, layout, obs, init, chains, seed, dense):
-    """``(z0 [chains, D], metric or None, message)`` for the chosen ``init``."""
+    """``(z0 [chains, D], metric or None, message, planning points [K, D])``.
+
+    The planning points are the Laplace box around the MAP where the MAP is usable, else
+    the chains' starting points."""
     rng = np.random.default_rng([int(seed), 1])
     dim = sum(layout.sizes)
     np_dtype = layout.dtype.as_numpy_dtype
@@ -58,6 +63,7 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
             metric = np.linalg.cholesky(cov) if dense else sd
             z0 = z + sd * rng.standard_normal((chains, dim))
             message = f"map ({msg})"
+            planning = np.concatenate([_planning.laplace_box(z, cov), z0])
         else:
             # An optimum that did not converge or has no positive-definite Hessian is no
             # place to start chains (it may be a spurious mode): start from the prior.
@@ -71,6 +77,8 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
         z0 = np.broadcast_to(z, (chains, dim)).copy()
         metric, message = None, "user"
     z0 = z0.astype(np_dtype)
+    if init != "map" or message.startswith("prior"):
+        planning = z0
     lp = _model.log_prob_fn(model, layout, obs_t)(tf.constant(z0)).numpy()
     if not np.all(np.isfinite(lp)):
         padded = [k for k, v in obs.items() if np.asarray(v).dtype.kind == "f"
@@ -82,7 +90,7 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
                          f"{np.flatnonzero(~np.isfinite(lp)).tolist()} (init={message!r}); "
                          f"pass init='prior', a dict of valid values, or check the model"
                          + hint)
-    return z0, metric, message
+    return z0, metric, message, planning
 
 
 def _compiled(model, layout, chains, chunk_size, max_tree_depth, dense, jit):
@@ -107,7 +115,8 @@ def _stack_infos(infos, warmup, total, chains):
 
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
-           checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel"):
+           checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
+           quadrature="plan"):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -157,6 +166,16 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         step size and metric, adapted on their pooled draws.  Parallel is faster on a CPU
         (a lockstep transition costs as many gradients as the longest trajectory among the
         chains); vectorized adapts a better metric from short warm-ups.
+    quadrature : {"plan", "configured"} or dict
+        ``"plan"`` (default): before sampling, every integral left at its distribution's
+        default settings gets the cheapest frozen rule that changes the log density by
+        at most ``1e-4`` over the Laplace box around the MAP (the starting points without
+        a MAP), measured against adaptive references
+        (:func:`bayesquad.inference.plan_quadrature`); sampling then evaluates only those
+        rules. ``"configured"``: every integral as its distribution is configured (with
+        error estimates and statuses). A dict ``{key: Plan}`` (e.g. a previous fit's
+        ``plans_from_attrs(dt.attrs)``) applies those plans as given. The plans, their
+        measured errors and words for them are in ``attrs["quadrature_plans"]``.
 
     Returns
     -------
@@ -198,17 +217,53 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
             str(checkpoint), fingerprint, info_names=_nuts.INFO_NAMES,
             state_keys=tuple(_nuts.initial_state(np.zeros((1, 1)), [0, 0], False)))
     init_message = "resumed from checkpoint"
+    plans_json = None
     if stacked is None:
-        z0, metric, init_message = _initial_points(model, layout, obs, init, chains, seed,
-                                                   dense_mass)
+        z0, metric, init_message, planning = _initial_points(model, layout, obs, init, chains,
+                                                             seed, dense_mass)
         seeds = _chains.group_seeds(_base_seed(seed), len(sizes))
         states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
+        times["init"] = time.perf_counter()
+        plans, plans_json = _choose_plans(quadrature, model, obs, planning)
         if checkpoint is not None:
+            _checkpoint.save_plans(str(checkpoint), plans_json)
             _checkpoint.save_initial(str(checkpoint), fingerprint, _chains.stack(states))
     else:
         states = _chains.unstack(stacked)
-    times["init"] = time.perf_counter()
+        times["init"] = time.perf_counter()
+        plans_json = _checkpoint.load_plans(str(checkpoint))
+        plans = _planning.plans_from_attrs({"quadrature_plans": plans_json})
+    times["planned"] = time.perf_counter()
+    with _plans.applying(plans):
+        return _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes,
+                    chains, warmup, draws, target_accept, max_tree_depth, dense_mass, jit,
+                    chunk_size, checkpoint, progress, log_likelihood, times, init_message,
+                    plans_json)
 
+
+def _choose_plans(quadrature, model, obs, points):
+    """``(plans, attrs JSON)`` for ``sample``'s ``quadrature`` argument."""
+    if isinstance(quadrature, dict):
+        plans = dict(quadrature)
+        bad = [k for k, v in plans.items() if not isinstance(v, _plans.Plan)]
+        if bad:
+            raise TypeError(f"quadrature plans must be bayesquad Plan objects (from a fit's "
+                            f"plans_from_attrs or plan_quadrature); {bad} are not")
+        return plans, _planning.plans_to_attrs(plans, {"meta": {"given": True}})
+    if quadrature == "configured":
+        return {}, _planning.plans_to_attrs({}, {"meta": {"configured": True}})
+    if quadrature != "plan":
+        raise ValueError(f"quadrature must be 'plan', 'configured' or a dict of plans, got "
+                         f"{quadrature!r}")
+    plans, report = _planning.plan_quadrature(model, obs, points)
+    return plans, _planning.plans_to_attrs(plans, report)
+
+
+def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, chains,
+         warmup, draws, target_accept, max_tree_depth, dense_mass, jit, chunk_size,
+         checkpoint, progress, log_likelihood, times, init_message, plans_json):
+    """Compile, sample and collect, with the quadrature plans in force (the caller's
+    context): everything traced here evaluates the planned rules."""
     slow_start, ends = _nuts.warmup_schedule(warmup)
     fixed = (tf.constant(warmup, tf.int32), tf.constant(slow_start, tf.int32),
              tf.constant(_nuts.padded_window_ends(ends)),
@@ -249,8 +304,10 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
              # the mean over chain groups (one group per chain when parallel)
              "final_step_size": float(np.mean([np.exp(st["log_eps_bar"]) for st in states])),
              "log_likelihood_thin": int(thin),
-             "compile_time_s": times["compiled"] - times["init"],
+             "compile_time_s": times["compiled"] - times["planned"],
              "init_time_s": times["init"] - times["start"],
+             "planning_time_s": times["planned"] - times["init"],
+             "quadrature_plans": plans_json or "",
              "warmup_time_s": step_time["warmup"], "sampling_time_s": step_time["sampling"],
              "log_likelihood_time_s": times["end"] - times["sampled"],
              "total_time_s": times["end"] - times["start"],

@@ -1,4 +1,5 @@
 """Differentiable, batched quadrature in TensorFlow (layer 1 of bayesquad)."""
+from bayesquad.quadrature._frozen import GaussLegendre
 from bayesquad.quadrature._integrate import integrate
 from bayesquad.quadrature._settings import reference_settings
 from bayesquad.quadrature._status import (
@@ -15,6 +16,7 @@ from bayesquad.quadrature._tables import (
 )
 
 __all__ = [
+    "GaussLegendre",
     "KRONROD_SIZES",
     "IntegrationResult",
     "Status",

@@ -282,7 +282,8 @@ def quadrature_section(dt, verdict):
     if settings is not None:
         rows.append(("quadrature settings of the run", settings))
     parts = [intro, kv_table(rows),
-             "<p class=\"small\">Details: " + esc(named_statuses(msg)) + "</p>"]
+             "<p class=\"small\">Details: " + esc(named_statuses(msg)) + "</p>",
+             _plans_table(dt, check)]
     if check.passed is None and "not run" in msg:
         parts.append(note("The check needs the model, which a DataTree read from disk does "
                           "not carry: rebuild the report with the model (write_html(..., "
@@ -290,6 +291,32 @@ def quadrature_section(dt, verdict):
     elif check.passed is False:
         parts.append(note(EXPLAIN["quadrature"], "warn"))
     return "\n".join(parts)
+
+
+def _plans_table(dt, check):
+    """The fit's quadrature plans: which frozen rule each integral used, what the planner
+    measured, and what the check certified at posterior draws."""
+    import json  # pylint: disable=import-outside-toplevel
+    text = dt.attrs.get("quadrature_plans")
+    if not text:
+        return ""
+    data = json.loads(text)
+    plans, report = data.get("plans", {}), data.get("report", {})
+    meta = report.get("meta", {})
+    if not plans:
+        why = meta.get("rejected") or ("plans were not asked for" if meta.get("configured")
+                                       else "no integral with default settings to plan")
+        return note(f"Quadrature plans: none ({why}); every integral ran as configured.")
+    certified = ("certified at posterior draws by the check above"
+                 if check is not None and check.passed else "not certified (see the check)")
+    rows = []
+    for key, plan in sorted(plans.items()):
+        measured = report.get("integrals", {}).get(key, {}).get("error_vs_finest")
+        rows.append((key, f"{plan['description']} ({plan['cost']} evaluations per integral)"
+                     + (f"; planned at {meta.get('points')} points, |Δ log p| ≤ "
+                        f"{_num(measured)}" if measured is not None else "")))
+    rows.append(("certification", certified))
+    return "<h3>Quadrature plans</h3>" + kv_table(rows)
 
 
 def _loo_one(dt, var):

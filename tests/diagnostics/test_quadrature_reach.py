@@ -181,8 +181,12 @@ def test_gaussian_latent_normal_closed_form():
 
 
 def test_gaussian_latent_w3_against_the_independent_reference():
-    """W3 itself (12 Gauss-Hermite nodes): the check reported a change of 0 here, while
-    the model is ~3e-6 off the independent per-group integration of model_references."""
+    """W3 with a 12-node Gauss-Hermite plan (what the model file used to hard-code): the
+    check reported a change of 0 here, while the model is ~3e-6 off the independent
+    per-group integration of model_references. The plan travels in the DataTree's attrs,
+    as after a fit, so the check compares exactly the rule that was sampled with."""
+    from bayesquad.distributions import Plan, _plans
+    from bayesquad.inference._planning import plans_to_attrs
     import importlib.util
     import os
     import sys
@@ -198,14 +202,21 @@ def test_gaussian_latent_w3_against_the_independent_reference():
     obs = w3.observed(data)
     draws = {"b0": np.array([-0.5, -0.45]), "b1": np.array([1.0, 1.05]),
              "tau": np.array([1.2, 1.4])}
+    values = lambda point: [c(point["b0"]), c(point["b1"]), c(point["tau"]),  # noqa: E731
+                            tf.constant(obs["y"])]
+    with _plans.recording() as recorded:
+        jd.log_prob(values({k: v[0] for k, v in draws.items()}))
+    (key,) = recorded
+    plans = {key: Plan.make("12-node adaptive Gauss–Hermite", 12, ladder="nodes", nodes=12)}
     expected = 0.0
     for s in range(2):
         point = {k: v[s] for k, v in draws.items()}
-        lp = float(jd.log_prob([c(point["b0"]), c(point["b1"]), c(point["tau"]),
-                                tf.constant(obs["y"])]))
+        with _plans.applying(plans):
+            lp = float(jd.log_prob(values(point)))
         expected = max(expected, abs(lp - R.LOG_POSTERIOR["glmm_logistic"](data, **point)))
     assert expected > 1e-7
     dt = az.from_dict({"posterior": {k: v[None] for k, v in draws.items()}})
+    dt.attrs["quadrature_plans"] = plans_to_attrs(plans, {})
     check = quadrature_check(dt, jd, obs, draws=2)
     assert check.passed and check.value == pytest.approx(expected, rel=1e-3), check.message
 

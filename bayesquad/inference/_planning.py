@@ -1,0 +1,191 @@
+"""Quadrature plans for a fit: the cheapest frozen rule per integral that is accurate
+over the region the posterior occupies.
+
+The integral-defined distributions offer candidate plans (``distributions/_plans.py``);
+here each candidate is measured where it matters, as a change of the model's whole log
+density at planning points spread over the posterior region (the MAP and the corners of
+its Laplace box), and the cheapest one within the tolerance is kept. Measuring the whole
+log density, not each integral, weighs every integral by how often it enters (a
+normaliser counts once per event) and by how much the likelihood cares.
+"""
+import numpy as np
+
+from bayesquad._tf import tf
+from bayesquad.distributions import _plans
+from bayesquad.inference import _model
+from bayesquad.quadrature import reference_settings
+
+__all__ = ["DEFAULT_PLAN_TOLERANCE", "laplace_box", "plan_quadrature", "plans_to_attrs",
+           "plans_from_attrs"]
+
+#: Largest change of the log density a plan may cause at the planning points: 100x below
+#: the quadrature check's 0.01, and far below what moves a posterior (an error that is
+#: constant over the posterior does not move it at all).
+DEFAULT_PLAN_TOLERANCE = 1e-4
+_REFERENCE_RTOL = 1e-11
+
+
+def laplace_box(z_map, covariance, width=3.0):
+    """Planning points: the MAP and ``width`` standard deviations either way along each
+    principal axis of the Laplace covariance (``2 D + 1`` points, unconstrained)."""
+    z_map = np.asarray(z_map, float)
+    points = [z_map]
+    cov = None if covariance is None else np.asarray(covariance, float)
+    if cov is not None and np.all(np.isfinite(cov)):
+        vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        for val, vec in zip(np.maximum(vals, 0.0), vecs.T):
+            step = width * np.sqrt(val) * vec
+            points += [z_map + step, z_map - step]
+    return np.stack(points)
+
+
+def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE):
+    """Choose a frozen rule for every plannable integral of ``model``.
+
+    Parameters
+    ----------
+    model : tfp.distributions.JointDistribution
+    observed : dict
+    points : array, ``[K, D]``
+        Unconstrained points the plan must be accurate at (see :func:`laplace_box`).
+    tolerance : float
+        Largest allowed change of the log density at any point, shared equally by the
+        integrals planned.
+
+    Returns
+    -------
+    dict
+        ``{key: Plan}``; empty when the model has no plannable integral. The measured
+        error is in ``report[key]`` of :func:`plan_quadrature_report`-style attrs.
+
+    Notes
+    -----
+    Each candidate is measured with the other integrals at their most accurate candidate;
+    the chosen set is then checked against a reference: the most accurate candidates
+    where they agree with the configured rules (two different rules) within a tenth of
+    the tolerance, else adaptive integration at ``rtol=1e-11``. If the chosen plans
+    together exceed the tolerance there, no plan is returned and the integrals keep
+    their configured methods (with statuses). A plan is only as good as
+    the points: the quadrature check certifies it again at posterior draws.
+    """
+    model = _model.working_model(model)
+    layout, obs = _model.make_layout(model, observed)
+    obs_t = {k: tf.constant(v) for k, v in obs.items()}
+    z = tf.constant(np.atleast_2d(np.asarray(points, layout.dtype.as_numpy_dtype)))
+    log_prob = _model.log_prob_fn(model, layout, obs_t)
+    with _plans.recording() as recorded:
+        base = log_prob(z).numpy()
+    if not recorded:
+        return {}, {}
+    best = {k: c[-1] for k, c in recorded.items()}
+
+    def evaluate(plans):
+        with _plans.applying(plans):
+            return log_prob(z).numpy()
+
+    finest = evaluate(best)
+    # Two different rules that agree (the configured one, with its error estimates, and
+    # the finest candidate) make adaptive references unnecessary; only a disagreement is
+    # worth their cost (a second or more of tracing and adaptive loops).
+    reference, referee = finest, "finest"
+    if not _max_change(base, finest) <= 0.1 * tolerance:
+        with reference_settings(rtol=_REFERENCE_RTOL):
+            reference = tf.function(log_prob, autograph=False)(z).numpy()
+        referee = "adaptive"
+    share = float(tolerance) / len(recorded)
+    chosen, report = {}, {}
+    for key, candidates in recorded.items():
+        errors = {}
+
+        def error_of(plan, key=key, errors=errors):
+            if plan not in errors:
+                errors[plan] = _max_change(evaluate({**best, key: plan}), finest)
+            return errors[plan]
+
+        plan = _cheapest_within(error_of, candidates, share)
+        chosen[key] = plan
+        report[key] = {"error_vs_finest": error_of(plan), "candidates_tried": len(errors)}
+    final = evaluate(chosen)
+    total = _max_change(final, reference)
+    meta = {"points": int(z.shape[0]), "tolerance": float(tolerance), "referee": referee,
+            "max_change_vs_reference": total,
+            "finest_vs_reference": _max_change(finest, reference),
+            "configured_vs_finest": _max_change(base, finest)}
+    if not (total <= tolerance):
+        meta["rejected"] = (f"the chosen plans change the log density by {total:.3g} against "
+                            f"the {referee} reference (tolerance {tolerance:g}); integrals "
+                            f"keep their configured methods")
+        return {}, {"meta": meta, "integrals": report}
+    for key in chosen:
+        report[key]["description"] = chosen[key].description
+    return chosen, {"meta": meta, "integrals": report}
+
+
+def _cheapest_within(error_of, candidates, tolerance):
+    """The cheapest candidate found within ``tolerance`` (the most accurate if none).
+
+    Candidates come in families whose accuracy rises along a ladder (panels, nodes);
+    along each ladder errors fall roughly, not strictly: gallop (1, 2, 4, ... rungs up)
+    to the first passing rung, then bisect back to the last failing one. Only rungs
+    cheaper than the best found so far are tried, so later families cost little. About
+    ``2 log2(rungs)`` measurements per family; a cheaper rung that passes out of order
+    can be missed; the one returned always passed.
+    """
+    families = {}
+    for plan in candidates:
+        families.setdefault(plan.family(), []).append(plan)
+    best = None
+    for ladder in families.values():
+        ladder = sorted(ladder, key=lambda p: p.cost)
+        if best is not None:
+            ladder = [p for p in ladder if p.cost < best.cost]
+        if not ladder:
+            continue
+        found = _climb(error_of, ladder, tolerance)
+        if found is not None:
+            best = found
+    return best if best is not None else candidates[-1]
+
+
+def _climb(error_of, ladder, tolerance):
+    if error_of(ladder[0]) <= tolerance:
+        return ladder[0]
+    bad, step, n = 0, 1, len(ladder)
+    while True:
+        good = min(bad + step, n - 1)
+        if error_of(ladder[good]) <= tolerance:
+            break
+        if good == n - 1:
+            return None
+        bad, step = good, 2 * step
+    while good - bad > 1:
+        mid = (good + bad) // 2
+        if error_of(ladder[mid]) <= tolerance:
+            good = mid
+        else:
+            bad = mid
+    return ladder[good]
+
+
+def _max_change(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    same_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    diff = np.where(same_inf, 0.0, np.abs(a - b))
+    return float(np.max(np.where(np.isnan(diff), np.inf, diff)))
+
+
+def plans_to_attrs(plans, report):
+    """JSON for ``DataTree.attrs["quadrature_plans"]``: each plan, its words and errors."""
+    import json  # pylint: disable=import-outside-toplevel
+    return json.dumps({"plans": {k: p.to_dict() for k, p in plans.items()},
+                       "report": report}, sort_keys=True)
+
+
+def plans_from_attrs(attrs):
+    """``{key: Plan}`` stored by :func:`plans_to_attrs` (empty if none)."""
+    import json  # pylint: disable=import-outside-toplevel
+    text = attrs.get("quadrature_plans") if hasattr(attrs, "get") else None
+    if not text:
+        return {}
+    data = json.loads(text)
+    return {k: _plans.Plan.from_dict(v) for k, v in data.get("plans", {}).items()}

@@ -1,0 +1,158 @@
+"""Quadrature plans (issue 11): found once per fit, frozen for sampling, certified after.
+
+The model: a Poisson process on [0, T] with log intensity a + b sin(2 pi t / P) over 20
+whole periods, whose integrated intensity has the closed form T e^a I0(b); the plan is
+checked against that, never against the code under test.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+import bayesquad  # noqa: F401
+import tensorflow as tf
+import tensorflow_probability as tfp
+from bayesquad.distributions import Plan, PoissonProcess
+from bayesquad.distributions import _plans
+from bayesquad.inference import laplace_box, plan_quadrature, plans_from_attrs, sample
+
+tfd = tfp.distributions
+Root = tfd.JointDistributionCoroutine.Root
+F64 = tf.float64
+T, PERIOD = 240.0, 12.0
+KEY = "PoissonProcess:periodic_log_intensity"
+
+
+def periodic_log_intensity(t, a, b):
+    return a + b * tf.sin(2 * math.pi * t / PERIOD)
+
+
+def build(**quadrature):
+    def model():
+        a = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="a"))
+        b = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="b"))
+        yield PoissonProcess(periodic_log_intensity, tf.constant(0.0, F64), T,
+                             params={"a": a, "b": b}, max_events=EVENTS.size, name="t",
+                             **quadrature)
+    return tfd.JointDistributionCoroutine(model)
+
+
+def _simulate(a=0.5, b=1.2, seed=3):
+    rng = np.random.default_rng(seed)
+    top = math.exp(a + abs(b))
+    cand = np.sort(rng.uniform(0, T, rng.poisson(top * T)))
+    keep = rng.uniform(0, 1, cand.size) < np.exp(a + b * np.sin(2 * np.pi * cand / PERIOD)) / top
+    return cand[keep]
+
+
+EVENTS = _simulate()
+MODEL = build()
+OBS = {"t": EVENTS}
+
+
+def exact_log_expected(a, b):
+    return math.log(T) + a + math.log(special.i0(b))
+
+
+@pytest.fixture(scope="module")
+def planned():
+    points = laplace_box(np.array([0.5, 1.2]), np.diag([0.02, 0.05]))
+    return plan_quadrature(MODEL, OBS, points), points
+
+
+def test_plan_found_and_accurate_against_the_closed_form(planned):
+    (plans, report), points = planned
+    assert list(plans) == [KEY]
+    plan = plans[KEY]
+    assert plan.get("nodes") * plan.get("panels") == plan.cost
+    # cheaper than the configured default (32 x 64) and still within the tolerance
+    assert plan.cost < 32 * 64
+    assert report["meta"]["max_change_vs_reference"] <= 1e-4
+    for a, b in points:
+        d = PoissonProcess(periodic_log_intensity, tf.constant(0.0, F64), T,
+                           params={"a": tf.constant(a, F64), "b": tf.constant(b, F64)},
+                           max_events=EVENTS.size)
+        with _plans.applying(plans):
+            got = float(d.log_expected_count())
+        # one integral enters once: the total tolerance bounds it
+        assert abs(got - exact_log_expected(a, b)) <= 1e-4 / math.exp(exact_log_expected(a, b)
+                                                                      ) + 1e-12
+
+
+def test_plan_is_not_the_cheapest_negative_control(planned):
+    """The cheapest candidate (6 nodes, one panel over 20 periods) is far off."""
+    (plans, _), _ = planned
+    cheapest = Plan.make("6-node", 6, ladder="panels", nodes=6, panels=1)
+    d = PoissonProcess(periodic_log_intensity, tf.constant(0.0, F64), T,
+                       params={"a": tf.constant(0.5, F64), "b": tf.constant(1.2, F64)},
+                       max_events=EVENTS.size)
+    with _plans.applying({KEY: cheapest}):
+        bad = float(d.log_expected_count())
+    assert abs(bad - exact_log_expected(0.5, 1.2)) > 1e-2
+    assert plans[KEY] != cheapest
+
+
+def test_rejected_when_the_tolerance_cannot_be_met():
+    plans, report = plan_quadrature(MODEL, OBS, np.array([[0.5, 1.2]]), tolerance=1e-300)
+    assert plans == {}
+    assert "keep their configured methods" in report["meta"]["rejected"]
+
+
+def test_a_hand_chosen_rule_is_not_planned():
+    hand = build(nodes=16, panels=40)
+    plans, report = plan_quadrature(hand, OBS, np.array([[0.5, 1.2]]))
+    assert plans == {} and report == {}
+
+
+SETTINGS = dict(chains=2, warmup=150, draws=100, seed=5, progress=False, jit=False)
+
+
+@pytest.fixture(scope="module")
+def planned_fit():
+    return sample(MODEL, OBS, **SETTINGS)
+
+
+def test_fit_records_and_certifies_its_plan(planned_fit):
+    dt = planned_fit
+    stored = json.loads(dt.attrs["quadrature_plans"])
+    assert KEY in stored["plans"]
+    assert dt.attrs["planning_time_s"] >= 0
+    from bayesquad.diagnostics import diagnose
+    verdict = diagnose(dt)
+    check = verdict["quadrature"]
+    assert check.passed, check.message
+    assert "quadrature plans certified" in check.message
+    assert 0 < check.value <= 1e-3   # the plan's own error, seen by the check
+
+
+def test_found_and_given_plans_give_the_same_draws(planned_fit):
+    given = sample(MODEL, OBS, quadrature=plans_from_attrs(planned_fit.attrs), **SETTINGS)
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(given.posterior[name].values,
+                                      planned_fit.posterior[name].values)
+
+
+def test_a_bad_plan_given_by_hand_fails_the_check(planned_fit):
+    """Negative control: the check is what certifies plans, so a wrong one must fail it."""
+    from bayesquad.diagnostics import diagnose
+    bad = {KEY: Plan.make("8-node, 2 panels", 16, ladder="panels", nodes=8, panels=2)}
+    dt = sample(MODEL, OBS, quadrature=bad, **SETTINGS)
+    check = diagnose(dt)["quadrature"]
+    assert check.passed is False and check.value > 0.01, check.message
+
+
+def test_quadrature_argument_is_validated():
+    with pytest.raises(ValueError, match="quadrature"):
+        sample(MODEL, OBS, quadrature="fast", **SETTINGS)
+    with pytest.raises(TypeError, match="Plan"):
+        sample(MODEL, OBS, quadrature={KEY: {"nodes": 8}}, **SETTINGS)
+
+
+def test_report_shows_the_plan(planned_fit, tmp_path):
+    from bayesquad.report import write_html
+    plan = plans_from_attrs(planned_fit.attrs)[KEY]
+    page = write_html(planned_fit, tmp_path / "r.html", model=MODEL, observed=OBS).read_text()
+    assert "Quadrature plans" in page and plan.description in page
+    assert "certified at posterior draws" in page
