@@ -407,7 +407,7 @@ def main(argv=None):
     log = lambda s: print(s, flush=True)  # noqa: E731
     report = {"meta": {
         "command": command.strip(), "date": datetime.datetime.now().isoformat(" ", "seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average at start "
+        "machine": f"{platform.machine()}, {C.cpu_description()}, load average at start "
                    f"{os.getloadavg()[0]:.1f}",
         "settings": (f"chains {args.chains}, warm-up {args.warmup}, draws {args.draws}, "
                      f"seed {args.seed}, repeats {args.repeats}, NumPyro init "

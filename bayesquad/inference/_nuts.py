@@ -18,7 +18,14 @@ import numpy as np
 from bayesquad._tf import tf, tfp
 from bayesquad.inference import _nuts_kernel
 
-__all__ = ["warmup_schedule", "initial_state", "make_run_chunk", "INFO_NAMES"]
+__all__ = ["warmup_schedule", "initial_state", "make_run_chunk", "INFO_NAMES",
+           "METRIC_ADAPTATIONS"]
+
+#: ``"stan"``: the metric from the variance of the draws in each window; ``"gradient"``:
+#: from draws and gradients (nutpie's diagonal estimate, sqrt(var(draws)/var(gradients)),
+#: which matches a Gaussian's variances from fewer draws and weighs each coordinate by
+#: how sharply the density changes along it; dense metrics always use the draws).
+METRIC_ADAPTATIONS = ("stan", "gradient")
 
 # Dual-averaging constants of Hoffman & Gelman (2014), as in Stan.
 _GAMMA, _T0, _KAPPA = 0.05, 10.0, 0.75
@@ -98,6 +105,9 @@ def initial_state(z0, seed, dense, scale=None, step_size=1.0):
         "w_n": np.asarray(0.0, dtype),
         "w_mean": np.zeros(d, dtype),
         "w_m2": np.zeros((d, d) if dense else d, dtype),
+        # running mean/variance of the gradient in z (for metric_adaptation="gradient")
+        "g_mean": np.zeros(d, dtype),
+        "g_m2": np.zeros(d, dtype),
     }
 
 
@@ -114,26 +124,40 @@ def _to_y(state, z, dense):
     return (z - state["loc"]) / state["scale"]
 
 
-def _welford(state, z, dense):
-    """Pool the chains' current positions into the running mean/variance (Chan's merge)."""
-    n_b = tf.cast(tf.shape(z)[0], z.dtype)
-    mean_b = tf.reduce_mean(z, axis=0)
-    dev = z - mean_b
-    n_a = state["w_n"]
+def _merge(n_a, mean_a, m2_a, x, dense=False):
+    """Chan's merge of the rows of ``x`` into a running ``(mean, m2)`` over ``n_a`` rows."""
+    n_b = tf.cast(tf.shape(x)[0], x.dtype)
+    mean_b = tf.reduce_mean(x, axis=0)
+    dev = x - mean_b
     n = n_a + n_b
-    delta = mean_b - state["w_mean"]
+    delta = mean_b - mean_a
     if dense:
         m2_b = tf.matmul(dev, dev, transpose_a=True)
         extra = delta[:, None] * delta[None, :]
     else:
         m2_b = tf.reduce_sum(dev * dev, axis=0)
         extra = delta * delta
-    return dict(state, w_n=n, w_mean=state["w_mean"] + delta * n_b / n,
-                w_m2=state["w_m2"] + m2_b + extra * n_a * n_b / n)
+    return mean_a + delta * n_b / n, m2_a + m2_b + extra * n_a * n_b / n
 
 
-def _new_metric(state, dense):
-    """Stan's regularised estimate: shrink towards 1e-3 with weight 5 / (n + 5)."""
+def _welford(state, z, dense, grad_z=None):
+    """Pool the chains' current positions (and gradients, when given) into the running
+    means and variances."""
+    n_a = state["w_n"]
+    mean, m2 = _merge(n_a, state["w_mean"], state["w_m2"], z, dense)
+    out = dict(state, w_n=n_a + tf.cast(tf.shape(z)[0], z.dtype), w_mean=mean, w_m2=m2)
+    if grad_z is not None:
+        out["g_mean"], out["g_m2"] = _merge(n_a, state["g_mean"], state["g_m2"], grad_z)
+    return out
+
+
+def _new_metric(state, dense, adaptation="stan"):
+    """The window's metric, shrunk towards 1e-3 with weight 5 / (n + 5) as Stan does.
+
+    ``"stan"``: the variance of the draws. ``"gradient"`` (diagonal): nutpie's
+    ``sqrt(var(draws) / var(gradients))``, exact for a Gaussian in the limit, where both
+    ratios give the variance, and better conditioned from few draws.
+    """
     n = state["w_n"]
     cov = state["w_m2"] / tf.maximum(n - 1.0, 1.0)
     shrink = 5.0 / (n + 5.0)
@@ -141,10 +165,17 @@ def _new_metric(state, dense):
         eye = tf.eye(tf.shape(cov)[0], dtype=cov.dtype)
         scale = tf.linalg.cholesky((1.0 - shrink) * cov + 1e-3 * shrink * eye)
     else:
+        if adaptation == "gradient":
+            g_var = state["g_m2"] / tf.maximum(n - 1.0, 1.0)
+            tiny = tf.constant(np.finfo(cov.dtype.as_numpy_dtype).tiny, cov.dtype)
+            ratio = tf.sqrt(cov / tf.maximum(g_var, tiny))
+            # a coordinate whose gradient never varies (flat direction) keeps the draws'
+            cov = tf.where((g_var > 0) & tf.math.is_finite(ratio), ratio, cov)
         scale = tf.sqrt((1.0 - shrink) * cov + 1e-3 * shrink)
     zero = tf.zeros_like(n)
     return dict(state, loc=state["w_mean"], scale=scale, w_n=zero,
                 w_mean=tf.zeros_like(state["w_mean"]), w_m2=tf.zeros_like(state["w_m2"]),
+                g_mean=tf.zeros_like(state["g_mean"]), g_m2=tf.zeros_like(state["g_m2"]),
                 # restart dual averaging near the current step size, as Stan does
                 da_mu=np.log(10.0) + state["log_eps"], h_bar=zero, da_count=zero,
                 log_eps_bar=state["log_eps"])
@@ -222,7 +253,7 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
     return bootstrap, step, carried, with_carried
 
 
-def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
+def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="stan"):
     """Build ``run_chunk(state, n, warmup, slow_start, window_ends, target_accept)``.
 
     ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
@@ -268,11 +299,16 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense):
                          lambda: _dual_averaging(st, tf.reduce_mean(accept), target_accept),
                          lambda: st)
             in_slow = in_warmup & (i >= slow_start) & (i < tf.reduce_max(window_ends))
-            st = tf.cond(in_slow, lambda: _welford(st, z, dense), lambda: st)
+            if adaptation == "gradient" and not dense:
+                # d log p / dz = (d log p / dy) / scale for z = loc + scale * y
+                grad_z = carried(kr)[1] / st["scale"]
+                st = tf.cond(in_slow, lambda: _welford(st, z, dense, grad_z), lambda: st)
+            else:
+                st = tf.cond(in_slow, lambda: _welford(st, z, dense), lambda: st)
             window_end = tf.reduce_any(tf.equal(window_ends, i + 1))
 
             def remetric():
-                new = _new_metric(st, dense)
+                new = _new_metric(st, dense, adaptation)
                 new_y = _to_y(new, z, dense)
                 return new, new_y, bootstrap(new, new_y, eps_of(new, i + 1))
             st, y, kr = tf.cond(window_end, remetric, lambda: (st, y, kr))

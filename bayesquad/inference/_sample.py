@@ -54,16 +54,22 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
     np_dtype = layout.dtype.as_numpy_dtype
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     if init == "map":
-        starts = _map._starts(model, layout, obs, 4, seed)  # pylint: disable=protected-access
-        # Graph mode, not XLA: the optimiser runs once and XLA compile would dominate.
+        # One start at the origin of the unconstrained space first (the prior's centre for
+        # most bijectors); three more from prior draws only when it does not reach a proper
+        # mode. Graph mode, not XLA: the optimiser runs once and XLA compile would dominate.
+        starts = np.zeros((1, dim), np_dtype)
         z, _, conv, _, _, cov, msg = _map.map_unconstrained(model, layout, obs, starts=starts,
-                                                            jit=False)
+                                                            jit=False, tolerance=1e-6)
+        if not (conv and np.all(np.isfinite(cov))):
+            starts = _map._starts(model, layout, obs, 4, seed)  # pylint: disable=protected-access
+            z, _, conv, _, _, cov, msg = _map.map_unconstrained(
+                model, layout, obs, starts=starts, jit=False, tolerance=1e-6)
         if conv and np.all(np.isfinite(cov)):
             sd = np.sqrt(np.clip(np.diag(cov), 1e-12, 1e12))
             metric = np.linalg.cholesky(cov) if dense else sd
             z0 = z + sd * rng.standard_normal((chains, dim))
             message = f"map ({msg})"
-            planning = np.concatenate([_planning.laplace_box(z, cov), z0])
+            planning = _planning.laplace_box(z, cov)
         else:
             # An optimum that did not converge or has no positive-definite Hessian is no
             # place to start chains (it may be a spurious mode): start from the prior.
@@ -93,15 +99,18 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
     return z0, metric, message, planning
 
 
-def _compiled(model, layout, chains, chunk_size, max_tree_depth, dense, jit):
+def _compiled(model, layout, chains, chunk_size, max_tree_depth, dense, jit,
+              adaptation="stan"):
     def build():
         def run(state, obs, n, warmup, slow_start, window_ends, target_accept):
             log_prob = _model.log_prob_fn(model, layout, obs)
             chunk = _nuts.make_run_chunk(log_prob, chunk_size=chunk_size,
-                                         max_tree_depth=max_tree_depth, dense=dense)
+                                         max_tree_depth=max_tree_depth, dense=dense,
+                                         adaptation=adaptation)
             return chunk(state, n, warmup, slow_start, window_ends, target_accept)
         return tf.function(run, jit_compile=bool(jit), autograph=False)
-    return cached(model, ("nuts", layout, chains, chunk_size, max_tree_depth, dense, jit), build)
+    return cached(model, ("nuts", layout, chains, chunk_size, max_tree_depth, dense, jit,
+                          adaptation), build)
 
 
 def _stack_infos(infos, warmup, total, chains):
@@ -116,7 +125,7 @@ def _stack_infos(infos, warmup, total, chains):
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
-           quadrature="plan"):
+           quadrature="plan", metric_adaptation="stan"):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -166,6 +175,10 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         step size and metric, adapted on their pooled draws.  Parallel is faster on a CPU
         (a lockstep transition costs as many gradients as the longest trajectory among the
         chains); vectorized adapts a better metric from short warm-ups.
+    metric_adaptation : {"stan", "gradient"}
+        How each warm-up window's diagonal metric is estimated: from the variance of the
+        draws (Stan), or from draws and gradients, ``sqrt(var(draws)/var(gradients))``
+        (nutpie's estimate). Dense metrics always use the draws.
     quadrature : {"plan", "configured"} or dict
         ``"plan"`` (default): before sampling, every integral left at its distribution's
         default settings gets the cheapest frozen rule that changes the log density by
@@ -195,6 +208,9 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     """
     _check_settings(chains, warmup, draws, target_accept, max_tree_depth, init, log_likelihood,
                     chunk_size)
+    if metric_adaptation not in _nuts.METRIC_ADAPTATIONS:
+        raise ValueError(f"metric_adaptation must be one of {_nuts.METRIC_ADAPTATIONS}, got "
+                         f"{metric_adaptation!r}")
     if chain_method not in _chains.CHAIN_METHODS:
         raise ValueError(f"chain_method must be one of {_chains.CHAIN_METHODS}, got "
                          f"{chain_method!r}")
@@ -207,7 +223,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                 "seed": int(seed), "init": init if isinstance(init, str) else "dict",
                 "target_accept": float(target_accept), "max_tree_depth": max_tree_depth,
                 "dense_mass": int(bool(dense_mass)), "jit": int(bool(jit)), "chunk_size": chunk_size,
-                "chain_method": chain_method,
+                "chain_method": chain_method, "metric_adaptation": metric_adaptation,
                 "names": list(layout.names), "dtype": layout.dtype.name}
     stacked, infos, fingerprint = (None, [], None)
     if checkpoint is not None:
@@ -268,7 +284,8 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
     fixed = (tf.constant(warmup, tf.int32), tf.constant(slow_start, tf.int32),
              tf.constant(_nuts.padded_window_ends(ends)),
              tf.constant(target_accept, layout.dtype))
-    run = _compiled(model, layout, sizes[0], chunk_size, max_tree_depth, dense_mass, jit)
+    run = _compiled(model, layout, sizes[0], chunk_size, max_tree_depth, dense_mass, jit,
+                    settings["metric_adaptation"])
     run({k: tf.constant(v) for k, v in states[0].items()}, obs_t, tf.constant(0, tf.int32),
         *fixed)  # compile only
     times["compiled"] = time.perf_counter()

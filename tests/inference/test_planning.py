@@ -156,3 +156,15 @@ def test_report_shows_the_plan(planned_fit, tmp_path):
     page = write_html(planned_fit, tmp_path / "r.html", model=MODEL, observed=OBS).read_text()
     assert "Quadrature plans" in page and plan.description in page
     assert "certified at posterior draws" in page
+
+
+def test_a_later_fit_reuses_the_plan_it_can_verify():
+    """Same model and data: the same points reuse the plan outright; other points verify
+    it (and a plan that no longer holds there is searched again)."""
+    points = laplace_box(np.array([0.4, 1.0]), np.diag([0.02, 0.05]))
+    first, report = plan_quadrature(MODEL, OBS, points)
+    again, report2 = plan_quadrature(MODEL, OBS, points)
+    assert again == first and report2["meta"]["reused"]
+    moved, report3 = plan_quadrature(MODEL, OBS, points + 0.01)
+    assert moved == first and report3["meta"]["reused"]
+    assert report3["meta"]["max_change_vs_reference"] <= 1e-4
