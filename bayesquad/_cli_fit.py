@@ -62,14 +62,30 @@ def _fit(args, inputs, checkpoint):
 def _timing(dt, method):
     a = dt.attrs
     if method == "nuts" and "total_time_s" in a:
+        plans = _plan_words(a.get("quadrature_plans"))
         return (f"NUTS done in {a['total_time_s']:.0f} s (start and MAP {a['init_time_s']:.0f} "
-                f"s, compile {a['compile_time_s']:.0f} s, warm-up {a['warmup_time_s']:.0f} s, "
+                f"s, quadrature plans {a.get('planning_time_s', 0.0):.0f} s, compile "
+                f"{a['compile_time_s']:.0f} s, warm-up {a['warmup_time_s']:.0f} s, "
                 f"sampling {a['sampling_time_s']:.0f} s, log-likelihood "
-                f"{a['log_likelihood_time_s']:.0f} s)\n  start: {a.get('init_message', '?')}")
+                f"{a['log_likelihood_time_s']:.0f} s)\n  start: {a.get('init_message', '?')}"
+                + "".join(f"\n  plan: {line}" for line in plans))
     if method == "vi":
         return (f"VI done: ELBO {'converged' if a.get('vi_converged') else 'NOT converged'} "
                 f"(relative change {a.get('vi_relative_change', float('nan')):.3g})")
     return f"MAP done: {a.get('map_message', '')}"
+
+
+def _plan_words(text):
+    """One line per planned integral (``key: description``) from the attrs' JSON."""
+    if not text:
+        return []
+    import json
+    data = json.loads(text)
+    plans = data.get("plans", {})
+    if not plans:
+        why = data.get("report", {}).get("meta", {}).get("rejected")
+        return [f"none ({why})"] if why else []
+    return [f"{key}: {p['description']}" for key, p in sorted(plans.items())]
 
 
 def _summary(dt):
