@@ -12,7 +12,7 @@ __all__ = ["WORKLOADS", "TOOLS", "PEERS", "summarise", "agreement", "best_peer",
            "aggregate", "text_table", "markdown_table", "result_rows", "summary_rows",
            "scaling_rows", "fmt", "load_npz", "time_calls", "finish_run", "render",
            "versions_of", "bayesquad_breakdown_rows", "progress_line", "rerender",
-           "cpu_description"]
+           "cpu_description", "load_model"]
 
 #: workload -> model file / data set name; ``W3u`` is W3 with the latent effects sampled
 #: (NumPyro only: the spec integrates them out, bayesquad does)
@@ -261,6 +261,18 @@ def finish_run(metrics, run):
     sampling = run["second_s"] - (run.get("compile_in_second_s") or 0.0)
     metrics["ess_per_s_excl_compile"] = metrics["min_ess_bulk"] / sampling
     return metrics
+
+
+def load_model(name, root=None):
+    """The model file ``models/<name>.py`` as a module (not installed: loaded by path)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(root, "models",
+                                                                     name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 _VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",

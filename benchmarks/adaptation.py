@@ -10,7 +10,6 @@ of the whole run (warm-up + sampling), ESS per 1,000 gradients, wall time of sam
 import argparse
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -18,7 +18,6 @@ Python dispatch), best of ``--repeats``.
     .venv/bin/python benchmarks/gradient_cost.py [--workloads W1,W4] [--repeats 3]
 """
 import argparse
-import importlib.util
 import os
 import platform
 import statistics
@@ -34,7 +33,7 @@ import numpy as np  # noqa: E402
 import bayesquad  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
-from _bench_common import cpu_description  # noqa: E402
+from _bench_common import cpu_description, load_model as _load_model  # noqa: E402
 
 NAMES = {"W1": "peak_on_background", "W2": "poisson_process", "W3": "glmm_logistic",
          "W4": "survival_tvc", "W5": "lifetime_resolution"}
@@ -42,11 +41,7 @@ F64 = tf.float64
 
 
 def load_model(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "models",
-                                                                     name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_model(name, ROOT)
 
 
 def gauss_legendre_panels(lo, hi, panels, nodes):

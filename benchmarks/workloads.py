@@ -58,11 +58,7 @@ def _load_data(name):
 
 
 def _load_model(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "models",
-                                                                     name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return C.load_model(name, ROOT)
 
 
 def _draws(posterior, diverging):
