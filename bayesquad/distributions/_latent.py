@@ -58,8 +58,10 @@ class GaussianLatentMarginal(tfd.Distribution):
     num_groups : int, optional
         Number of groups; default ``max(group_ids) + 1`` (``group_ids`` must then be
         known statically).
-    num_nodes : int
+    num_nodes : int, optional
         Gauss–Hermite nodes per group (default 20; see Notes for accuracy vs nodes).
+        Left unset (with ``adaptive=True``), a fit plans the node count together with the
+        Newton steps of the mode search (``bayesquad.inference.plan_quadrature``).
     adaptive : bool
         Centre and scale the nodes at each group's posterior mode and curvature (default
         True). ``False`` uses the nodes of the prior ``Normal(0, τ)``.
@@ -77,6 +79,13 @@ class GaussianLatentMarginal(tfd.Distribution):
 
     Notes
     -----
+    *One group per batch element* (for LOO per group): give every observation of a group
+    its own batch row, ``group_ids`` all zero and ``num_groups=1``, so the batch runs over
+    groups, and wrap in ``tfd.Independent(..., reinterpreted_batch_ndims=1)`` to sum them
+    into one observed variable; the pointwise log-likelihood then has one term per group
+    (``models/glmm_logistic.py`` does this). With ``group_ids`` over all observations in
+    one row, the groups are summed inside and LOO sees a single term.
+
     *Adaptive quadrature (nAGQ).* With ``φ_g(u) = Σ_{i∈g} log p(y_i|u) + log N(u|0,τ)``,
     mode ``û_g`` and ``σ̂_g = (-φ_g''(û_g))^{-1/2}``, the integral is
     ``√2 σ̂ Σ_k w_k exp(x_k²) exp(φ_g(û + √2 σ̂ x_k))`` (a log-sum-exp in practice). The

@@ -189,10 +189,19 @@ def make_layout(model, observed, seed=0):
         d = dists[name]
         want = tuple(d.batch_shape.as_list()) + tuple(d.event_shape.as_list())
         if tuple(value.shape) != want:
+            if hasattr(d, "max_events"):
+                # a point process holds its events on one padded axis: its event shape is
+                # the buffer length, not a number of i.i.d. draws
+                fix = (f"for a {type(d).__name__}, pass max_events={value.shape[-1]} (the "
+                       f"length of the observed event axis; pad realisations of different "
+                       f"lengths with NaN, bayesquad.distributions.pad_events) — not tfd.Sample")
+            else:
+                fix = ("e.g. tfd.Sample(dist, n) for n i.i.d. events, or tfd.Independent(dist, "
+                       "1) to sum a batch of n observations into one variable")
             raise ValueError(
                 f"observed['{name}'] has shape {tuple(value.shape)} but the model's distribution "
                 f"for '{name}' produces shape {want}; pass data of that shape or change the model "
-                f"(e.g. tfd.Sample(dist, n) for n i.i.d. events)")
+                f"({fix})")
     lp = log_prob_fn(model, layout, obs_t)(zero)
     if lp.shape.rank != 0:
         raise ValueError(

@@ -168,3 +168,15 @@ def test_a_later_fit_reuses_the_plan_it_can_verify():
     moved, report3 = plan_quadrature(MODEL, OBS, points + 0.01)
     assert moved == first and report3["meta"]["reused"]
     assert report3["meta"]["max_change_vs_reference"] <= 1e-4
+
+
+def test_point_process_shape_error_names_max_events():
+    """Without max_events the buffer is sized from the expected count: the error says to
+    pass max_events, not to wrap the process in tfd.Sample."""
+    def model():
+        a = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="a"))
+        yield PoissonProcess(lambda t, a: a + 0.0 * t, tf.constant(0.0, F64), T,
+                             params={"a": a}, name="t")
+    with pytest.raises(ValueError, match=f"max_events={EVENTS.size}") as err:
+        plan_quadrature(tfd.JointDistributionCoroutine(model), OBS, np.zeros((1, 1)))
+    assert "not tfd.Sample" in str(err.value)
