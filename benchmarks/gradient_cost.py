@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -256,9 +257,23 @@ def main(argv=None):
     p.add_argument("--plan", action="store_true",
                    help="plan the quadrature first, at the points sample() plans at "
                    "(issue 11); without it the models' configured rules are timed")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="run N low-priority (nice 19) busy loops during the timings, a "
+                   "stated background load (users' machines are rarely idle)")
     args = p.parse_args(argv)
-    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}; "
-          f"TF {tf.__version__}, {platform.python_version()}")
+    hogs = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+            for _ in range(args.load)]
+    try:
+        _run(args)
+    finally:
+        for h in hogs:
+            h.kill()
+
+
+def _run(args):
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}; background "
+          f"load: {args.load} nice-19 busy loop(s); TF {tf.__version__}, "
+          f"{platform.python_version()}")
     print("| workload | bayesquad ms per eval | hand-TF ms (peer's rule) | ratio | Δ log p |")
     print("|---|---|---|---|---|")
     for wl in args.workloads.split(","):
