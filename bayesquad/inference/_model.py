@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 
 from bayesquad._tf import tf, tfp
+from bayesquad.inference import _tfp_caches
 
 __all__ = [
     "Layout",
@@ -161,6 +162,8 @@ def make_layout(model, observed, seed=0):
     The shape check evaluates the model's distributions at the point ``z = 0``; a model whose
     observed shapes depend on parameter values cannot be checked and is unsupported.
     """
+    if isinstance(observed, collections.abc.Mapping):
+        _tfp_caches.prime(model, observed)  # spares TFP a sample of the observed data
     obs = _check_observed(model, observed)
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     pinned = model.experimental_pin(**obs_t)

@@ -1,6 +1,9 @@
 """``sample``: chunked, checkpointable NUTS with windowed adaptation -> ArviZ DataTree."""
+import importlib
 import math
 import numbers
+import sys
+import threading
 import time
 import numpy as np
 
@@ -284,10 +287,16 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
     fixed = (tf.constant(warmup, tf.int32), tf.constant(slow_start, tf.int32),
              tf.constant(_nuts.padded_window_ends(ends)),
              tf.constant(target_accept, layout.dtype))
+    value_and_grad = _model.value_and_grad_fn(model, layout, obs_t)
+    states = [_nuts.with_start_gradient(st, value_and_grad, dense_mass) for st in states]
     run = _compiled(model, layout, sizes[0], chunk_size, max_tree_depth, dense_mass, jit,
                     settings["metric_adaptation"])
-    run({k: tf.constant(v) for k, v in states[0].items()}, obs_t, tf.constant(0, tf.int32),
-        *fixed)  # compile only
+    args = ({k: tf.constant(v) for k, v in states[0].items()}, obs_t,
+            tf.constant(0, tf.int32), *fixed)
+    if jit:
+        run.get_concrete_function(*args)  # trace here (Python) ...
+        _import_in_background("arviz")  # ... so that this overlaps only the XLA compile
+    run(*args)  # compile only
     times["compiled"] = time.perf_counter()
 
     total = warmup + draws
@@ -331,6 +340,19 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
              "quadrature_settings": _quadrature_settings()}
     return _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
                            log_likelihood=ll, log_likelihood_draws=ll_draws, attrs=attrs)
+
+
+def _import_in_background(name):
+    """Import ``name`` in a daemon thread (ArviZ: ~1 s, needed only at the end).
+
+    XLA compiles in C++ without holding the interpreter lock and mostly on one core, so an
+    import meanwhile costs the first fit nothing; Python's import lock makes the later
+    ``import`` wait for this one instead of running twice.
+    """
+    if name in sys.modules:
+        return
+    threading.Thread(target=importlib.import_module, args=(name,), daemon=True,
+                     name=f"bayesquad-import-{name}").start()
 
 
 def _log_likelihood(model, layout, obs, infos, warmup, total, chains, log_likelihood):
