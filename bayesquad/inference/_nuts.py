@@ -18,8 +18,14 @@ import numpy as np
 from bayesquad._tf import tf, tfp
 from bayesquad.inference import _nuts_kernel
 
-__all__ = ["warmup_schedule", "initial_state", "with_start_gradient", "make_run_chunk",
-           "INFO_NAMES", "METRIC_ADAPTATIONS"]
+__all__ = [
+    "INFO_NAMES",
+    "METRIC_ADAPTATIONS",
+    "initial_state",
+    "make_run_chunk",
+    "warmup_schedule",
+    "with_start_gradient",
+]
 
 #: ``"stan"``: the metric from the variance of the draws in each window; ``"gradient"``:
 #: from draws and gradients (nutpie's diagonal estimate, sqrt(var(draws)/var(gradients)),

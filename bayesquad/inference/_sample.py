@@ -5,16 +5,25 @@ import numbers
 import sys
 import threading
 import time
+
 import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.distributions import _plans
-from bayesquad.inference import (_chains, _checkpoint, _datatree, _map, _model, _nuts,
-                                 _planning, _registry)
+from bayesquad.inference import (
+    _chains,
+    _checkpoint,
+    _datatree,
+    _map,
+    _model,
+    _nuts,
+    _planning,
+    _registry,
+)
 from bayesquad.inference._cache import cached, reference_settings_now
 from bayesquad.inference._progress import sampling_divergences
 
-__all__ = ["sample", "LOG_LIKELIHOOD_BUDGET"]
+__all__ = ["LOG_LIKELIHOOD_BUDGET", "sample"]
 
 #: Largest pointwise log-likelihood (draws x observations) stored by default: 64 MB in
 #: float64 (W1's 4 x 1000 draws x 20,000 events keep every 10th draw, 400 draws: enough for

@@ -6,8 +6,8 @@ coordinates.  Both against direct evaluation of a correlated Gaussian's gradient
 """
 import numpy as np
 import pytest
-
 import tensorflow as tf
+
 from bayesquad.inference import _nuts
 
 D = 3

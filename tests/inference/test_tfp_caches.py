@@ -1,12 +1,11 @@
 """make_layout describes a model without sampling its observed variables (first-fit time)."""
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
 
 import bayesquad  # noqa: F401
 from bayesquad.inference import _model, _tfp_caches
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
