@@ -40,13 +40,29 @@ def _grad_y(state, dense):
 def test_start_gradient_matches_direct_evaluation(dense):
     z0 = rng.standard_normal((2, D))
     state = _nuts.initial_state(z0, [0, 0], dense, _metric(dense, 1))
-    out = _nuts.with_start_gradient(state, value_and_grad, dense)
+    out = _nuts.with_start_gradients([state], value_and_grad, dense)[0]
     lp, grad = _grad_y(out, dense)
     np.testing.assert_allclose(out["target_lp"], lp, rtol=1e-12)
     np.testing.assert_allclose(out["target_grad"], grad, rtol=1e-10, atol=1e-12)
     # a resumed state keeps what it carries
     resumed = dict(out, step=np.asarray(5, np.int32), target_lp=np.full(2, 7.0))
-    assert _nuts.with_start_gradient(resumed, value_and_grad, dense)["target_lp"][0] == 7.0
+    assert _nuts.with_start_gradients([resumed], value_and_grad, dense)[0]["target_lp"][0] == 7.0
+
+
+def test_start_gradients_of_several_groups_in_one_call():
+    calls = []
+
+    def counted(z):
+        calls.append(np.shape(z))
+        return value_and_grad(z)
+    states = [_nuts.initial_state(rng.standard_normal((n, D)), [0, g], False, _metric(False, g))
+              for g, n in enumerate([1, 2, 1])]
+    out = _nuts.with_start_gradients(states, counted, False)
+    assert calls == [(4, D)]
+    for st in out:
+        lp, grad = _grad_y(st, False)
+        np.testing.assert_allclose(st["target_lp"], lp, rtol=1e-12)
+        np.testing.assert_allclose(st["target_grad"], grad, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["diagonal", "dense"])
