@@ -161,8 +161,8 @@ _GL_PANELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 def gauss_legendre_candidates():
     """Composite Gauss–Legendre plans, cheapest first (fewer panels first at equal cost)."""
     pairs = sorted(((n * p, p, n) for n in _GL_NODES for p in _GL_PANELS))
-    return [_plans.Plan.make(GaussLegendre(n, p).describe(), cost, ladder="panels", nodes=n,
-                             panels=p)
+    return [_plans.Plan.make(GaussLegendre(n, p).describe(), cost, ladder="panels",
+                             monotone=("nodes", "panels"), nodes=n, panels=p)
             for cost, p, n in pairs]
 
 

@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import threading
 
-__all__ = ["Plan", "applying", "active_key", "lookup", "plan_key", "recording"]
+__all__ = ["Plan", "active_key", "applying", "lookup", "plan_key", "recording"]
 
 _state = threading.local()
 
@@ -38,6 +38,10 @@ class Plan:
     cost: int
     #: the setting that grows along a family of candidates (accuracy rises with it)
     ladder: str = ""
+    #: settings along each of which accuracy rises (composite Gauss-Legendre: nodes and
+    #: panels), so that a failed candidate rules out every one below it in all of them;
+    #: a search aid only, not part of the plan's identity
+    monotone: tuple = dataclasses.field(default=(), compare=False)
 
     def get(self, name, default=None):
         return dict(self.settings).get(name, default)
@@ -52,8 +56,20 @@ class Plan:
                    int(d["cost"]))
 
     @classmethod
-    def make(cls, description, cost, ladder="", **settings):
-        return cls(tuple(sorted(settings.items())), description, int(cost), ladder)
+    def make(cls, description, cost, ladder="", monotone=(), **settings):
+        return cls(tuple(sorted(settings.items())), description, int(cost), ladder,
+                   tuple(monotone))
+
+    def below(self, other):
+        """Whether ``other``, at least as large in every monotone setting and alike in the
+        rest, is at least as accurate as this plan (False when that is not declared)."""
+        if not self.monotone or other.monotone != self.monotone:
+            return False
+        mine, theirs = dict(self.settings), dict(other.settings)
+        if mine.keys() != theirs.keys():
+            return False
+        return all(theirs[k] >= mine[k] if k in self.monotone else theirs[k] == mine[k]
+                   for k in mine)
 
     def family(self):
         """The settings other than the ladder: candidates of one family differ only there."""

@@ -7,6 +7,7 @@ maps back to the model's variables; the functions here are pure functions of
 ``(model, layout, observed)`` so that compiled callers can take ``observed`` as arguments.
 """
 import collections
+import hashlib
 import math
 import weakref
 
@@ -17,14 +18,14 @@ from bayesquad.inference import _tfp_caches
 
 __all__ = [
     "Layout",
-    "make_layout",
-    "working_model",
-    "log_prob_fn",
-    "value_and_grad_fn",
     "constrain",
-    "unconstrain",
+    "log_prob_fn",
+    "make_layout",
     "pointwise_log_likelihood_fn",
     "prior_draws",
+    "unconstrain",
+    "value_and_grad_fn",
+    "working_model",
 ]
 
 Layout = collections.namedtuple(
@@ -48,6 +49,7 @@ log-density is vectorised over points with ``tf.vectorized_map``.
 
 
 _WORKING = weakref.WeakKeyDictionary()
+_LAYOUTS = weakref.WeakKeyDictionary()
 
 
 def working_model(model):
@@ -165,6 +167,33 @@ def make_layout(model, observed, seed=0):
     if isinstance(observed, collections.abc.Mapping):
         _tfp_caches.prime(model, observed)  # spares TFP a sample of the observed data
     obs = _check_observed(model, observed)
+    digest = data_digest(obs)
+    try:
+        known = _LAYOUTS.get(model, {}).get(digest)
+    except TypeError:  # a model that cannot be weakly referenced: no memory
+        known = None
+    if known is not None:  # sample, planning and the checks ask for the same layout
+        return known, obs
+    layout = _describe(model, obs, seed)
+    try:
+        _LAYOUTS.setdefault(model, {})[digest] = layout
+    except TypeError:
+        pass
+    return layout, obs
+
+
+def data_digest(obs):
+    """A digest of observed data (names, dtypes, shapes and bytes)."""
+    h = hashlib.sha1()
+    for k in sorted(obs):
+        v = np.ascontiguousarray(obs[k])
+        h.update(k.encode())
+        h.update(str((v.dtype, v.shape)).encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
+
+
+def _describe(model, obs, seed):
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     pinned = model.experimental_pin(**obs_t)
     bij = pinned.experimental_default_event_space_bijector()
@@ -211,7 +240,7 @@ def make_layout(model, observed, seed=0):
             f"the model's log-density at one point has shape {lp.shape.as_list()}, not a scalar: "
             f"wrap observed variables in tfd.Independent or tfd.Sample so the model sums over "
             f"events, or use JointDistributionCoroutineAutoBatched")
-    return layout._replace(batched=_batches(model, layout, obs_t, seed)), obs
+    return layout._replace(batched=_batches(model, layout, obs_t, seed))
 
 
 def _batches(model, layout, obs_t, seed):

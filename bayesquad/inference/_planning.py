@@ -8,7 +8,6 @@ its Laplace box), and the cheapest one within the tolerance is kept. Measuring t
 log density, not each integral, weighs every integral by how often it enters (a
 normaliser counts once per event) and by how much the likelihood cares.
 """
-import hashlib
 import weakref
 
 import numpy as np
@@ -18,8 +17,13 @@ from bayesquad.distributions import _plans
 from bayesquad.inference import _model
 from bayesquad.quadrature import reference_settings
 
-__all__ = ["DEFAULT_PLAN_TOLERANCE", "laplace_box", "plan_quadrature", "plans_to_attrs",
-           "plans_from_attrs"]
+__all__ = [
+    "DEFAULT_PLAN_TOLERANCE",
+    "laplace_box",
+    "plan_quadrature",
+    "plans_from_attrs",
+    "plans_to_attrs",
+]
 
 #: Largest change of the log density a plan may cause at the planning points: 100x below
 #: the quadrature check's 0.01, and far below what moves a posterior (an error that is
@@ -29,16 +33,6 @@ _REFERENCE_RTOL = 1e-11
 # Plans of earlier fits, per model object and data: a later fit of the same model and
 # data verifies them at its own points (three evaluations) before searching again.
 _EARLIER = weakref.WeakKeyDictionary()
-
-
-def _data_digest(obs):
-    h = hashlib.sha1()
-    for k in sorted(obs):
-        v = np.ascontiguousarray(obs[k])
-        h.update(k.encode())
-        h.update(str((v.dtype, v.shape)).encode())
-        h.update(v.tobytes())
-    return h.hexdigest()
 
 
 def laplace_box(z_map, covariance, width=3.0):
@@ -94,7 +88,7 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
         with _plans.applying(plans):
             return log_prob(z).numpy()
 
-    digest = (_data_digest(obs), float(tolerance))
+    digest = (_model.data_digest(obs), float(tolerance))
     try:
         earlier = _EARLIER.get(model, {}).get(digest)
     except TypeError:  # a model that cannot be weakly referenced: no memory of fits
@@ -178,37 +172,58 @@ def _cheapest_within(error_of, candidates, tolerance):
     cheaper than the best found so far are tried, so later families cost little. About
     ``2 log2(rungs)`` measurements per family; a cheaper rung that passes out of order
     can be missed; the one returned always passed.
+
+    Where candidates declare monotone settings (composite Gauss-Legendre: more nodes or
+    more panels is at least as accurate), the most accurate families go first and a
+    failed candidate rules out, unmeasured, every candidate below it in all of them
+    (W2: 40 measurements -> about a dozen). A rule that would have passed against that
+    order is missed, never accepted unmeasured.
     """
     families = {}
     for plan in candidates:
         families.setdefault(plan.family(), []).append(plan)
+    failed = []
+
+    def passes(plan):
+        if any(plan.below(f) for f in failed):
+            return False
+        if error_of(plan) <= tolerance:
+            return True
+        failed.append(plan)
+        return False
+
+    def most_accurate_first(item):
+        family, ladder = item
+        keys = ladder[0].monotone
+        return tuple(-v for k, v in family if k in keys)
+
     best = None
-    for ladder in families.values():
+    for _, ladder in sorted(families.items(), key=most_accurate_first):
         ladder = sorted(ladder, key=lambda p: p.cost)
         if best is not None:
             ladder = [p for p in ladder if p.cost < best.cost]
         if not ladder:
             continue
-        found = _climb(error_of, ladder, tolerance)
+        found = _climb(passes, ladder)
         if found is not None:
             best = found
     return best if best is not None else candidates[-1]
 
 
-def _climb(error_of, ladder, tolerance):
-    if error_of(ladder[0]) <= tolerance:
+def _climb(passes, ladder):
+    if passes(ladder[0]):
         return ladder[0]
     bad, step, n = 0, 1, len(ladder)
     while True:
         good = min(bad + step, n - 1)
-        if error_of(ladder[good]) <= tolerance:
+        if passes(ladder[good]):
             break
         if good == n - 1:
             return None
         bad, step = good, 2 * step
     while good - bad > 1:
         mid = (good + bad) // 2
-        if error_of(ladder[mid]) <= tolerance:
+        if passes(ladder[mid]):
             good = mid
         else:
             bad = mid

@@ -9,13 +9,12 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
 from scipy import special
 
 import bayesquad  # noqa: F401
-import tensorflow as tf
-import tensorflow_probability as tfp
-from bayesquad.distributions import Plan, PoissonProcess
-from bayesquad.distributions import _plans
+from bayesquad.distributions import Plan, PoissonProcess, _plans
 from bayesquad.inference import laplace_box, plan_quadrature, plans_from_attrs, sample
 
 tfd = tfp.distributions
@@ -180,3 +179,43 @@ def test_point_process_shape_error_names_max_events():
     with pytest.raises(ValueError, match=f"max_events={EVENTS.size}") as err:
         plan_quadrature(tfd.JointDistributionCoroutine(model), OBS, np.zeros((1, 1)))
     assert "not tfd.Sample" in str(err.value)
+
+
+def _synthetic_error(plan):
+    """A composite rule's error model: (panel width)^(2n), with n the nodes per panel."""
+    n, p = plan.get("nodes"), plan.get("panels")
+    return 50.0 * (1.5 / p) ** (2 * n)
+
+
+@pytest.mark.parametrize("tolerance", [1e-2, 1e-5, 1e-9])
+def test_search_with_monotone_candidates_finds_the_cheapest_with_fewer_measurements(tolerance):
+    from bayesquad.distributions._mixins import gauss_legendre_candidates
+    from bayesquad.inference import _planning
+    candidates = gauss_legendre_candidates()
+    cheapest = min((c for c in candidates if _synthetic_error(c) <= tolerance),
+                   key=lambda c: (c.cost, c.get("panels")))
+    measured = []
+
+    def error_of(plan):
+        measured.append(plan)
+        return _synthetic_error(plan)
+    found = _planning._cheapest_within(error_of, candidates, tolerance)
+    assert _synthetic_error(found) <= tolerance
+    assert found.cost == cheapest.cost
+    # negative control: the same candidates without the declaration are all measured
+    # family by family, ruling nothing out
+    plain = [Plan(c.settings, c.description, c.cost, c.ladder) for c in candidates]
+    unpruned = []
+    _planning._cheapest_within(lambda p: unpruned.append(p) or _synthetic_error(p), plain,
+                               tolerance)
+    assert len(set(measured)) < len(set(unpruned))
+
+
+def test_a_plan_is_below_another_only_in_declared_monotone_settings():
+    a = Plan.make("a", 12, ladder="panels", monotone=("nodes", "panels"), nodes=6, panels=2)
+    b = Plan.make("b", 32, ladder="panels", monotone=("nodes", "panels"), nodes=16, panels=2)
+    assert a.below(b) and not b.below(a)
+    power = Plan.make("c", 6, ladder="nodes", power=2.0, nodes=6)
+    more = Plan.make("d", 8, ladder="nodes", power=3.0, nodes=8)
+    assert not power.below(more)  # not declared: a larger power is not more accurate
+    assert a == Plan(a.settings, a.description, a.cost, a.ladder)  # identity unchanged
