@@ -61,7 +61,9 @@ def warmup_schedule(warmup, init_buffer=75, term_buffer=50, base_window=25):
     ends, start, size = [], init_buffer, base_window
     while start < slow_end:
         end = start + size
-        if end + 2 * size > slow_end:
+        # a window stretches to the end of the slow phase when the next one (twice as
+        # long) would not fit; as in Stan, the first window never stretches
+        if ends and end + 2 * size > slow_end:
             end = slow_end
         ends.append(end)
         start, size = end, 2 * size
