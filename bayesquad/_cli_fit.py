@@ -11,8 +11,15 @@ import sys
 import warnings
 
 from bayesquad._cli_inputs import InputError, load_inputs, one_line
-from bayesquad._cli_outputs import (CHECKPOINT, POSTERIOR, REPORT, SUMMARY, Outputs,
-                                    check_writable, replace_atomically)
+from bayesquad._cli_outputs import (
+    CHECKPOINT,
+    POSTERIOR,
+    REPORT,
+    SUMMARY,
+    Outputs,
+    check_writable,
+    replace_atomically,
+)
 
 __all__ = ["POSTERIOR", "REPORT", "SUMMARY", "rebuild_report", "run_fit"]
 
@@ -41,13 +48,14 @@ def _fit(args, inputs, checkpoint):
                           max_tree_depth=args.max_tree_depth, jit=args.jit,
                           progress=not args.quiet,
                           checkpoint=checkpoint,
-                          log_likelihood=inputs.pointwise_log_likelihood and args.loo)
+                          log_likelihood=inputs.pointwise_log_likelihood and args.loo,
+                          derived=inputs.derived)
         if args.method == "vi":
             return fit_vi(inputs.model, inputs.observed, family=args.vi_family,
                           steps=args.vi_steps, draws=args.draws, seed=args.seed,
-                          init=args.init, jit=args.jit)
+                          init=args.init, jit=args.jit, derived=inputs.derived)
         result = find_map(inputs.model, inputs.observed, seed=args.seed,
-                          laplace_draws=args.draws)
+                          laplace_draws=args.draws, derived=inputs.derived)
     except ValueError as err:
         # the inference layer raises ValueError for inputs it cannot work with (a
         # non-finite log density at the start, a checkpoint of another run, ...)
@@ -119,7 +127,7 @@ def _posterior_predictive(args, inputs, dt, warn):
             # a simulate() that fails is reported as a RuntimeWarning, the fit is kept
             add_posterior_predictive(dt, simulate, inputs.observed_names,
                                      draws=args.ppc_draws, seed=args.seed)
-    except Exception as err:  # noqa: BLE001 -- optional: the fit's outputs matter more
+    except Exception as err:
         if args.debug:
             raise
         warn(f"posterior predictive check skipped: {type(err).__name__}: {one_line(err)}")
@@ -165,7 +173,7 @@ def run_fit(args):
 
 
 def _run_fit(args, inputs, outputs, checkpoint):
-    echo = (lambda *a: None) if args.quiet else print  # noqa: E731
+    echo = (lambda *a: None) if args.quiet else print
 
     def warn(msg):
         print(f"bayesquad fit: warning: {msg}", file=sys.stderr)
@@ -240,7 +248,7 @@ def rebuild_report(directory, *, title=None):
     import arviz as az
     try:
         dt = az.from_netcdf(path)
-    except Exception as err:  # noqa: BLE001 -- a truncated or foreign file
+    except Exception as err:
         raise InputError(f"cannot read '{path}': {type(err).__name__}: {one_line(err)}") \
             from err
     if "posterior" not in dt.children:

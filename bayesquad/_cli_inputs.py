@@ -60,6 +60,16 @@ class Inputs:
         return tuple(getattr(self.module, "OBSERVED", tuple(self.observed)))
 
     @property
+    def derived(self):
+        """The model file's optional ``derived(values)``: quantities recorded with the
+        draws (see :func:`bayesquad.inference.sample`), or None."""
+        fn = getattr(self.module, "derived", None)
+        if fn is not None and not callable(fn):
+            raise InputError(f"{_display(self.model_path)}: 'derived' must be a function "
+                             f"values -> dict of arrays, got {type(fn).__name__}")
+        return fn
+
+    @property
     def pointwise_log_likelihood(self):
         """``POINTWISE_LOG_LIKELIHOOD`` (default True): store it for LOO."""
         return bool(getattr(self.module, "POINTWISE_LOG_LIKELIHOOD", True))
@@ -111,7 +121,7 @@ def load_model_file(path):
                          f"imported; a model file must define build() and observed() and "
                          f"not exit (guard script code with if __name__ == '__main__':)") \
             from err
-    except Exception as err:  # noqa: BLE001 -- any failure of user code is an input error
+    except Exception as err:
         sys.modules.pop(name, None)
         raise InputError(f"model file '{path}' failed to import: {type(err).__name__}: "
                          f"{one_line(err)}") from err
@@ -191,7 +201,7 @@ def _call_user(fn, what, model_path, *args):
     except SystemExit as err:
         raise InputError(f"{what} in '{model_path}' called sys.exit({err.code!r}); a model "
                          f"file's functions must return, not exit") from err
-    except Exception as err:  # noqa: BLE001 -- user code: report its message, one line
+    except Exception as err:
         prefix = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
         raise InputError(f"{what} in '{model_path}' failed: {prefix}{one_line(err)}") from err
 

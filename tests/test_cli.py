@@ -628,3 +628,24 @@ def test_gate_on_loo_reaches_diagnose(capsys, files, tmp_path, monkeypatch):
             "--out", tmp_path / f"out{len(flag)}", "--method", "map", "--ppc-draws", 0,
             *flag)
     assert seen == [False, True]
+
+
+@pytest.mark.parametrize("body, ok", [
+    ("def derived(values):\n    return {'cv': values['sigma'] / abs(values['mu'])}\n", True),
+    ("derived = 3\n", False),
+])
+def test_model_file_derived_quantities(capsys, files, tmp_path, body, ok):
+    """A model file's optional ``derived(values)`` lands in posterior.nc beside the
+    parameters; a ``derived`` that is not a function is an input error."""
+    import arviz as az
+    model = tmp_path / "normal_derived.py"
+    model.write_text(cli_models.NORMAL + "\n\n" + body)
+    code, out, err = run(capsys, "fit", model, "--data", files["normal.npz"], "--out",
+                         tmp_path / "out", "--method", "map", "--draws", 50, "-q")
+    if not ok:
+        assert code == cli.EXIT_USAGE and "'derived' must be a function" in err, err
+        return
+    assert code == cli.EXIT_PASSED, out + err
+    post = az.from_netcdf(tmp_path / "out" / "posterior.nc").posterior
+    np.testing.assert_allclose(post["cv"].values,
+                               post["sigma"].values / np.abs(post["mu"].values))

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.inference import _datatree, _model, _registry
+from bayesquad.inference import _datatree, _derived, _model, _registry
 from bayesquad.inference._cache import cached
 
 __all__ = ["MapResult", "find_map", "map_unconstrained"]
@@ -203,7 +203,7 @@ def _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit):
 
 
 def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
-             laplace_draws=1000, jit=False):
+             laplace_draws=1000, jit=False, derived=None):
     """Maximum a posteriori estimate with a Laplace approximation.
 
     Parameters
@@ -226,6 +226,9 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     jit : bool
         XLA-compile the log density and gradient that scipy's L-BFGS-B calls (one compile of
         a few seconds; worth it for large data).
+    derived : callable, optional
+        Functions of the parameters recorded with the Laplace draws, as in
+        :func:`bayesquad.inference.sample`.
 
     Returns
     -------
@@ -264,7 +267,8 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     if laplace_draws and np.all(np.isfinite(cov)):
         rng = np.random.default_rng(seed)
         zs = rng.multivariate_normal(z, cov, size=int(laplace_draws)).astype(z.dtype)
-        draws = _datatree.constrain_draws(model, layout, obs, zs[None])
+        draws = _derived.add_derived(
+            _datatree.constrain_draws(model, layout, obs, zs[None]), derived)
     dt = _datatree.build(
         posterior=draws, observed=obs, layout=layout,
         attrs={"inference": "map", "map_converged": int(converged), "map_message": message,

@@ -14,6 +14,7 @@ from bayesquad.inference import (
     _chains,
     _checkpoint,
     _datatree,
+    _derived,
     _map,
     _model,
     _nuts,
@@ -137,7 +138,7 @@ def _stack_infos(infos, warmup, total, chains):
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
-           quadrature="plan", metric_adaptation="stan"):
+           quadrature="plan", metric_adaptation="stan", derived=None):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -201,6 +202,12 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         error estimates and statuses). A dict ``{key: Plan}`` (e.g. a previous fit's
         ``plans_from_attrs(dt.attrs)``) applies those plans as given. The plans, their
         measured errors and words for them are in ``attrs["quadrature_plans"]``.
+    derived : callable, optional
+        ``derived(values) -> {name: array}``: functions of the parameters recorded in the
+        posterior group beside them (summaries, ESS and r_hat included). ``values`` holds
+        every variable with leading (chain, draw) axes; outputs must keep them. Evaluated
+        once after sampling, not in the sampler's loop (see
+        :func:`bayesquad.inference._derived.add_derived`).
 
     Returns
     -------
@@ -251,6 +258,9 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                                                              seed, dense_mass)
         seeds = _chains.group_seeds(_base_seed(seed), len(sizes))
         states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
+        # try derived on the starting points now, not after the whole run
+        _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
+                             derived)
         times["init"] = time.perf_counter()
         plans, plans_json = _choose_plans(quadrature, model, obs, planning)
         if checkpoint is not None:
@@ -266,7 +276,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         return _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes,
                     chains, warmup, draws, target_accept, max_tree_depth, dense_mass, jit,
                     chunk_size, checkpoint, progress, log_likelihood, times, init_message,
-                    plans_json)
+                    plans_json, derived)
 
 
 def _choose_plans(quadrature, model, obs, points):
@@ -289,7 +299,8 @@ def _choose_plans(quadrature, model, obs, points):
 
 def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, chains,
          warmup, draws, target_accept, max_tree_depth, dense_mass, jit, chunk_size,
-         checkpoint, progress, log_likelihood, times, init_message, plans_json):
+         checkpoint, progress, log_likelihood, times, init_message, plans_json,
+         derived=None):
     """Compile, sample and collect, with the quadrature plans in force (the caller's
     context): everything traced here evaluates the planned rules."""
     slow_start, ends = _nuts.warmup_schedule(warmup)
@@ -326,7 +337,8 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
     times["sampled"] = time.perf_counter()
 
     trace = _stack_infos(infos, warmup, total, chains)
-    posterior = _datatree.constrain_draws(model, layout, obs, trace.pop("z"))
+    posterior = _derived.add_derived(
+        _datatree.constrain_draws(model, layout, obs, trace.pop("z")), derived)
     n_steps = trace["n_steps"]
     trace["tree_depth"] = np.ceil(np.log2(n_steps + 1.0)).astype(np.int32)
     ll, ll_draws, thin = _log_likelihood(model, layout, obs, infos, warmup, total, chains,

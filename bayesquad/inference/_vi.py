@@ -4,7 +4,7 @@ import xarray as xr
 
 from bayesquad._tf import tf
 from bayesquad._tf import tfp
-from bayesquad.inference import _datatree, _map, _model, _registry
+from bayesquad.inference import _datatree, _derived, _map, _model, _registry
 from bayesquad.inference._cache import cached
 
 __all__ = ["fit_vi"]
@@ -71,7 +71,7 @@ def _make_fit(log_prob, family, steps, samples, learning_rate, dim):
 
 
 def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learning_rate=0.02,
-           draws=1000, seed=0, tolerance=1e-3, init="map", jit=True):
+           draws=1000, seed=0, tolerance=1e-3, init="map", jit=True, derived=None):
     """Fit a Gaussian approximation in the unconstrained space by maximising the ELBO.
 
     Parameters
@@ -97,6 +97,9 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
         ``"map"`` starts at the MAP point with the Laplace scales (clipped to <= 1);
         ``"prior"`` at the origin of the unconstrained space with scales 0.1.
     jit : bool
+    derived : callable, optional
+        Functions of the parameters recorded with the draws, as in
+        :func:`bayesquad.inference.sample`.
 
     Returns
     -------
@@ -149,6 +152,7 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
                                      dtype=layout.dtype)
     zs = _apply(loc_t, scale, eps, family).numpy().astype(np_dtype)
     posterior = _datatree.constrain_draws(model, layout, obs, zs[None])
+    posterior = _derived.add_derived(posterior, derived)
     elbo = elbo.numpy()
     window = max(50, int(steps) // 10)
     if len(elbo) >= 2 * window:
