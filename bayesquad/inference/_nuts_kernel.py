@@ -18,11 +18,13 @@ This kernel does the same mathematics with a handful of small operations per ste
 
 The metric is the identity: the caller samples preconditioned coordinates.
 """
+import collections
+
 import numpy as np
 
 from bayesquad._tf import tf
 
-__all__ = ["transition"]
+__all__ = ["Leaf", "Proposal", "Subtree", "Trajectory", "transition"]
 
 #: Stan's divergence threshold on the energy error.
 MAX_DELTA_H = 1000.0
@@ -47,6 +49,31 @@ def _turning(p_start, p_end, rho):
     return (tf.reduce_sum(p_start * rho, -1) <= 0) | (tf.reduce_sum(p_end * rho, -1) <= 0)
 
 
+class Leaf(collections.namedtuple("Leaf", ["q", "p", "grad"])):
+    """A point of phase space with the log density's gradient there."""
+
+
+class Proposal(collections.namedtuple("Proposal", ["q", "lp", "grad", "energy"])):
+    """The point the transition would return so far, with what the next one needs."""
+
+
+class Subtree(collections.namedtuple("Subtree", [
+        "k", "leaf", "lp", "proposal", "log_weight", "p_sum", "accept_sum", "diverging",
+        "turning", "ckpt_p", "ckpt_sum"])):
+    """Loop state while leapfrogging one new subtree, leaf ``k`` next.
+
+    ``log_weight`` is the log of the sum of ``exp(-ΔH)`` over the subtree's leaves,
+    ``p_sum`` their momentum sum, ``ckpt_p``/``ckpt_sum`` the U-turn checkpoints (momentum
+    and running momentum sum at the first leaf of each open balanced sub-subtree).
+    """
+
+
+class Trajectory(collections.namedtuple("Trajectory", [
+        "depth", "left", "right", "proposal", "log_weight", "p_sum", "n_steps",
+        "accept_sum", "diverging", "turning"])):
+    """Loop state of the doubling: the trajectory's two end leaves and its totals."""
+
+
 def transition(value_and_grad, q0, lp0, g0, step_size, seed, max_tree_depth):
     """One NUTS transition from ``q0`` ([D]) with log density ``lp0`` and gradient ``g0``.
 
@@ -65,85 +92,97 @@ def transition(value_and_grad, q0, lp0, g0, step_size, seed, max_tree_depth):
     neg_inf = tf.constant(-np.inf, dtype)
     depth_seed, leaf_seed = seeds[1], seeds[2]
 
-    def leapfrog(q, p, g, eps):
-        p_half = p + 0.5 * eps * g
-        q_new = q + eps * p_half
-        lp_new, g_new = value_and_grad(q_new)
-        return q_new, p_half + 0.5 * eps * g_new, g_new, lp_new
+    def pick(take, new, old):
+        return tf.nest.map_structure(lambda a, b: tf.where(take, a, b), new, old)
 
-    def build_subtree(depth, q, p, g, eps):
-        """Leapfrog ``2**depth`` leaves from (q, p, g); stop early on a U-turn/divergence."""
+    def leapfrog(leaf, eps):
+        p_half = leaf.p + 0.5 * eps * leaf.grad
+        q_new = leaf.q + eps * p_half
+        lp_new, g_new = value_and_grad(q_new)
+        return Leaf(q_new, p_half + 0.5 * eps * g_new, g_new), lp_new
+
+    def build_subtree(depth, start, eps):
+        """Leapfrog ``2**depth`` leaves from ``start``; stop early on a U-turn/divergence."""
         n_leaves = tf.bitwise.left_shift(1, depth)
-        ckpt_p = tf.zeros([max_tree_depth, dim], dtype)
-        ckpt_sum = tf.zeros([max_tree_depth, dim], dtype)
         sub_seed = tf.random.experimental.stateless_fold_in(leaf_seed, depth)
 
-        def body(k, q, p, g, lp, prop, log_w, p_sum, acc, div, turn, ckpt_p, ckpt_sum):
-            q, p, g, lp = leapfrog(q, p, g, eps)
-            h = -lp + 0.5 * tf.reduce_sum(p * p)
+        def body(st):
+            k = st.k
+            leaf, lp = leapfrog(st.leaf, eps)
+            h = -lp + 0.5 * tf.reduce_sum(leaf.p * leaf.p)
             delta = tf.where(tf.math.is_finite(h), h - h0, tf.constant(np.inf, dtype))
-            div = delta > MAX_DELTA_H
             log_w_leaf = -delta
-            acc = acc + tf.minimum(one, tf.exp(tf.minimum(-delta, zero)))
-            new_log_w = tf.reduce_logsumexp(tf.stack([log_w, log_w_leaf]))
+            new_log_w = tf.reduce_logsumexp(tf.stack([st.log_weight, log_w_leaf]))
             u = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(
                 sub_seed, k), dtype=dtype)
             take = tf.math.log(u) < log_w_leaf - new_log_w
-            prop = tf.nest.map_structure(lambda new, old: tf.where(take, new, old),
-                                         (q, lp, g, h), prop)
-            p_sum = p_sum + p
+            p_sum = st.p_sum + leaf.p
             # checkpoints at even leaves, where balanced sub-subtrees start; an even leaf
             # ends no sub-subtree (lo > hi), so its slot hi is free to be written
             lo, hi = _slots(k, max_tree_depth)
             even = tf.equal(tf.bitwise.bitwise_and(k, 1), 0)
             at = tf.one_hot(hi, max_tree_depth, dtype=dtype)[:, None]
-            ckpt_p = tf.where(even, ckpt_p * (1 - at) + at * p, ckpt_p)
-            ckpt_sum = tf.where(even, ckpt_sum * (1 - at) + at * p_sum, ckpt_sum)
+            ckpt_p = tf.where(even, st.ckpt_p * (1 - at) + at * leaf.p, st.ckpt_p)
+            ckpt_sum = tf.where(even, st.ckpt_sum * (1 - at) + at * p_sum, st.ckpt_sum)
             slots = tf.range(max_tree_depth)
             rho = p_sum - ckpt_sum + ckpt_p
-            sub_turn = _turning(ckpt_p, p[None], rho) & (slots >= lo) & (slots <= hi)
-            turn = tf.reduce_any(sub_turn) & tf.logical_not(even)
-            return (k + 1, q, p, g, lp, prop, new_log_w, p_sum, acc, div, turn, ckpt_p,
-                    ckpt_sum)
+            sub_turn = _turning(ckpt_p, leaf.p[None], rho) & (slots >= lo) & (slots <= hi)
+            return Subtree(
+                k=k + 1, leaf=leaf, lp=lp,
+                proposal=pick(take, Proposal(leaf.q, lp, leaf.grad, h), st.proposal),
+                log_weight=new_log_w, p_sum=p_sum,
+                accept_sum=st.accept_sum + tf.minimum(one, tf.exp(tf.minimum(-delta, zero))),
+                diverging=delta > MAX_DELTA_H,
+                turning=tf.reduce_any(sub_turn) & tf.logical_not(even),
+                ckpt_p=ckpt_p, ckpt_sum=ckpt_sum)
 
-        init = (tf.constant(0), q, p, g, tf.zeros([], dtype), (q, zero, g, zero), neg_inf,
-                tf.zeros_like(p), zero, tf.constant(False), tf.constant(False), ckpt_p,
-                ckpt_sum)
-        out = tf.while_loop(
-            lambda k, *s: (k < n_leaves) & tf.logical_not(s[8] | s[9]), body, init)
-        k, q, p, g, _, prop, log_w, p_sum, acc, div, turn = out[:11]
-        return k, (q, p, g), prop, log_w, p_sum, acc, div, turn
+        init = Subtree(
+            k=tf.constant(0), leaf=start, lp=tf.zeros([], dtype),
+            proposal=Proposal(start.q, zero, start.grad, zero), log_weight=neg_inf,
+            p_sum=tf.zeros_like(start.p), accept_sum=zero, diverging=tf.constant(False),
+            turning=tf.constant(False), ckpt_p=tf.zeros([max_tree_depth, dim], dtype),
+            ckpt_sum=tf.zeros([max_tree_depth, dim], dtype))
+        (out,) = tf.while_loop(
+            lambda st: (st.k < n_leaves) & tf.logical_not(st.diverging | st.turning),
+            lambda st: (body(st),), (init,))
+        return out
 
-    def tree_body(depth, left, right, prop, log_w, p_sum, n_steps, acc, div, turn):
+    def tree_body(tr):
         forward = tf.random.stateless_uniform(
-            [], tf.random.experimental.stateless_fold_in(depth_seed, depth), dtype=dtype) < 0.5
-        start = tf.nest.map_structure(lambda r, l: tf.where(forward, r, l), right, left)
-        eps = tf.where(forward, step_size, -step_size)
-        k, end, sub_prop, sub_log_w, sub_sum, sub_acc, sub_div, sub_turn = build_subtree(
-            depth, *start, eps)
-        n_steps, acc = n_steps + k, acc + sub_acc
-        ok = tf.logical_not(sub_div | sub_turn)
+            [], tf.random.experimental.stateless_fold_in(depth_seed, tr.depth),
+            dtype=dtype) < 0.5
+        start = pick(forward, tr.right, tr.left)
+        sub = build_subtree(tr.depth, start, tf.where(forward, step_size, -step_size))
+        ok = tf.logical_not(sub.diverging | sub.turning)
         u = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(
-            depth_seed, depth + 1000), dtype=dtype)
-        take = ok & (tf.math.log(u) < sub_log_w - log_w)
-        prop = tf.nest.map_structure(lambda new, old: tf.where(take, new, old), sub_prop, prop)
-        log_w = tf.where(ok, tf.reduce_logsumexp(tf.stack([log_w, sub_log_w])), log_w)
-        p_sum = tf.where(ok, p_sum + sub_sum, p_sum)
-        right = tf.nest.map_structure(lambda e, r: tf.where(ok & forward, e, r), end, right)
-        left = tf.nest.map_structure(
-            lambda e, l: tf.where(ok & tf.logical_not(forward), e, l), end, left)
-        whole_turn = ok & _turning(left[1], right[1], p_sum)
-        return (depth + 1, left, right, prop, log_w, p_sum, n_steps, acc, sub_div,
-                sub_turn | whole_turn)
+            depth_seed, tr.depth + 1000), dtype=dtype)
+        # biased progressive sampling between the old tree and the new subtree (as Stan)
+        take = ok & (tf.math.log(u) < sub.log_weight - tr.log_weight)
+        right = pick(ok & forward, sub.leaf, tr.right)
+        left = pick(ok & tf.logical_not(forward), sub.leaf, tr.left)
+        p_sum = tf.where(ok, tr.p_sum + sub.p_sum, tr.p_sum)
+        whole_turn = ok & _turning(left.p, right.p, p_sum)
+        return Trajectory(
+            depth=tr.depth + 1, left=left, right=right,
+            proposal=pick(take, sub.proposal, tr.proposal),
+            log_weight=tf.where(ok, tf.reduce_logsumexp(tf.stack([tr.log_weight,
+                                                                  sub.log_weight])),
+                                tr.log_weight),
+            p_sum=p_sum, n_steps=tr.n_steps + sub.k, accept_sum=tr.accept_sum + sub.accept_sum,
+            diverging=sub.diverging, turning=sub.turning | whole_turn)
 
-    leaf0 = (q0, p0, g0)
-    init = (tf.constant(0), leaf0, leaf0, (q0, lp0, g0, h0), zero, p0, tf.constant(0), zero,
-            tf.constant(False), tf.constant(False))
-    out = tf.while_loop(
-        lambda d, *s: (d < max_tree_depth) & tf.logical_not(s[7] | s[8]), tree_body, init)
-    depth, _, _, prop, _, _, n_steps, acc, div, turn = out
-    q, lp, g, h = prop
-    info = {"lp": lp, "acceptance_rate": acc / tf.cast(tf.maximum(n_steps, 1), dtype),
-            "diverging": div, "energy": h, "n_steps": n_steps,
-            "reach_max_depth": tf.logical_not(div | turn) & (depth >= max_tree_depth)}
-    return q, lp, g, info
+    leaf0 = Leaf(q0, p0, g0)
+    init = Trajectory(depth=tf.constant(0), left=leaf0, right=leaf0,
+                      proposal=Proposal(q0, lp0, g0, h0), log_weight=zero, p_sum=p0,
+                      n_steps=tf.constant(0), accept_sum=zero, diverging=tf.constant(False),
+                      turning=tf.constant(False))
+    (tr,) = tf.while_loop(
+        lambda tr: (tr.depth < max_tree_depth) & tf.logical_not(tr.diverging | tr.turning),
+        lambda tr: (tree_body(tr),), (init,))
+    prop = tr.proposal
+    info = {"lp": prop.lp,
+            "acceptance_rate": tr.accept_sum / tf.cast(tf.maximum(tr.n_steps, 1), dtype),
+            "diverging": tr.diverging, "energy": prop.energy, "n_steps": tr.n_steps,
+            "reach_max_depth": (tf.logical_not(tr.diverging | tr.turning)
+                                & (tr.depth >= max_tree_depth))}
+    return prop.q, prop.lp, prop.grad, info
