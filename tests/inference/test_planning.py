@@ -219,3 +219,23 @@ def test_a_plan_is_below_another_only_in_declared_monotone_settings():
     more = Plan.make("d", 8, ladder="nodes", power=3.0, nodes=8)
     assert not power.below(more)  # not declared: a larger power is not more accurate
     assert a == Plan(a.settings, a.description, a.cost, a.ladder)  # identity unchanged
+
+
+def test_families_without_declared_order_start_from_the_most_promising():
+    """Families of a substitution power: the one whose cheapest rung is most accurate goes
+    first, and the rest are cut to cheaper rungs; the answer is still the cheapest
+    passing candidate when errors fall along each ladder."""
+    from bayesquad.inference import _planning
+    scale = {1.0: 1e3, 2.0: 1.0, 3.0: 1e-2, 6.0: 1e2}
+    candidates = sorted((Plan.make(f"{n} after p={p}", n, ladder="nodes", nodes=n, power=p)
+                         for p in scale for n in (6, 8, 12, 16, 20, 24, 32)),
+                        key=lambda c: c.cost)
+
+    def error(plan):
+        return scale[plan.get("power")] * 0.3 ** plan.get("nodes")
+    measured = set()
+    found = _planning._cheapest_within(lambda p: measured.add(p) or error(p), candidates, 1e-7)
+    cheapest = min((c for c in candidates if error(c) <= 1e-7), key=lambda c: c.cost)
+    assert found.cost == cheapest.cost and error(found) <= 1e-7
+    # 4 cheapest rungs, a climb in the best family, then only rungs cheaper than its answer
+    assert len(measured) <= 10
