@@ -16,9 +16,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import cli_models  # noqa: E402
+import cli_models
 
-from bayesquad import cli  # noqa: E402
+from bayesquad import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -259,6 +259,7 @@ def short_fit(files, tmp_path_factory):
 def test_failed_verdict_exit_code_and_outputs(short_fit, files):
     import arviz as az
     import pandas as pd
+
     from bayesquad.report import load_verdict
     code, out = short_fit
     assert code == cli.EXIT_FAILED
@@ -424,6 +425,7 @@ def test_a_new_run_replaces_every_output_and_says_so(capsys, files, earlier_run)
     for name, data in before.items():
         assert (out / name).read_bytes() != data, name
     import arviz as az
+
     from bayesquad.report import load_verdict
     dt = az.from_netcdf(out / "posterior.nc")
     new_id = dt.attrs["bayesquad_run_id"]
@@ -614,7 +616,7 @@ def test_unclassifiable_draws_count_as_reachable():
 
 def test_gate_on_loo_reaches_diagnose(capsys, files, tmp_path, monkeypatch):
     """--gate-on-loo is passed to diagnose (by default high Pareto k only warns)."""
-    import bayesquad.diagnostics as diagnostics
+    from bayesquad import diagnostics
     seen = []
     real = diagnostics.diagnose
 
@@ -646,6 +648,10 @@ def test_model_file_derived_quantities(capsys, files, tmp_path, body, ok):
         assert code == cli.EXIT_USAGE and "'derived' must be a function" in err, err
         return
     assert code == cli.EXIT_PASSED, out + err
-    post = az.from_netcdf(tmp_path / "out" / "posterior.nc").posterior
+    dt = az.from_netcdf(tmp_path / "out" / "posterior.nc")
+    post = dt.posterior
     np.testing.assert_allclose(post["cv"].values,
                                post["sigma"].values / np.abs(post["mu"].values))
+    assert dt.attrs["derived_variables"] == "cv"
+    # the simulator gets the parameters only, so the posterior predictive check still runs
+    assert "posterior_predictive" in dt.children, dt.attrs.get("bayesquad_ppc_message")

@@ -12,7 +12,11 @@ import numpy as np
 
 from bayesquad._tf import tf
 
-__all__ = ["add_derived"]
+__all__ = ["DERIVED_ATTR", "add_derived", "derived_names"]
+
+#: DataTree attribute listing the posterior variables that ``derived`` added (comma-separated):
+#: functions of the parameters, not parameters (a simulator is not given them)
+DERIVED_ATTR = "derived_variables"
 
 
 def add_derived(posterior, derived):
@@ -72,3 +76,8 @@ def add_derived(posterior, derived):
                 f"values['beta'][..., 0]) instead of reducing over them")
         added[name] = arr
     return {**posterior, **added}
+
+
+def derived_names(posterior, parameter_names):
+    """The posterior variables that are not parameters, as the attribute's text."""
+    return ",".join(n for n in posterior if n not in set(parameter_names))

@@ -274,6 +274,7 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
         attrs={"inference": "map", "map_converged": int(converged), "map_message": message,
                "map_log_prob": lp, "seed": int(seed),
                "bayesquad_run_id": _registry.register(user_model),
+               _derived.DERIVED_ATTR: _derived.derived_names(draws or {}, layout.names),
                **{f"map_{n}": np.asarray(v).ravel().tolist() for n, v in params.items()}})
     return MapResult(params=params, unconstrained=z, covariance=cov, log_prob=lp,
                      converged=converged, message=message, num_iterations=n_iter,

@@ -357,7 +357,8 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
              "warmup_time_s": step_time["warmup"], "sampling_time_s": step_time["sampling"],
              "log_likelihood_time_s": times["end"] - times["sampled"],
              "total_time_s": times["end"] - times["start"],
-             "quadrature_settings": _quadrature_settings()}
+             "quadrature_settings": _quadrature_settings(),
+             _derived.DERIVED_ATTR: _derived.derived_names(posterior, layout.names)}
     return _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
                            log_likelihood=ll, log_likelihood_draws=ll_draws, attrs=attrs)
 

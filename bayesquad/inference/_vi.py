@@ -2,8 +2,7 @@
 import numpy as np
 import xarray as xr
 
-from bayesquad._tf import tf
-from bayesquad._tf import tfp
+from bayesquad._tf import tf, tfp
 from bayesquad.inference import _datatree, _derived, _map, _model, _registry
 from bayesquad.inference._cache import cached
 
@@ -168,7 +167,8 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
     vi = xr.Dataset({"elbo": (("step",), elbo), "loc": (("param",), loc_t.numpy()),
                      "scale": ((("param",) if family == "meanfield" else ("param", "param_bis")),
                                scale.numpy())})
-    attrs = {"inference": "vi", "family": family, "steps": int(steps), "samples": int(samples),
+    attrs = {_derived.DERIVED_ATTR: _derived.derived_names(posterior, layout.names),
+             "inference": "vi", "family": family, "steps": int(steps), "samples": int(samples),
              "learning_rate": float(learning_rate), "seed": int(seed),
              "vi_converged": int(converged), "vi_relative_change": rel,
              "vi_tolerance": float(tolerance), "final_elbo": float(np.mean(elbo[-window:])),

@@ -20,9 +20,11 @@ def _draw_indices(n_chain, n_draw, draws):
     return np.divmod(flat, n_draw)
 
 
-def _params_at(post, c, d):
+def _params_at(post, c, d, skip=()):
     out = {}
     for name in post.data_vars:
+        if str(name) in skip:  # derived quantities are not the simulator's parameters
+            continue
         v = np.asarray(post[name].values[c, d], dtype=float)
         out[str(name)] = float(v) if v.ndim == 0 else v
     return out
@@ -104,9 +106,11 @@ def add_posterior_predictive(datatree, simulate, observed_names, *, draws=50, se
     chains, idx = _draw_indices(n_chain, n_draw, int(draws))
     seeds = np.random.default_rng(int(seed)).integers(0, 2 ** 31 - 1, size=len(chains))
     reps = {n: [] for n in names}
+    # the inference layer's attribute name (the report must not import inference)
+    derived = set(filter(None, str(datatree.attrs.get("derived_variables", "")).split(",")))
     try:
         for c, d, s in zip(chains, idx, seeds):
-            out = simulate(int(s), **_params_at(post, int(c), int(d)))
+            out = simulate(int(s), **_params_at(post, int(c), int(d), derived))
             missing = [n for n in names if n not in out]
             if missing:
                 raise KeyError(f"simulate's result lacks {missing} (it has {sorted(out)})")
