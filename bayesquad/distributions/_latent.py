@@ -286,16 +286,14 @@ class GaussianLatentMarginal(tfd.Distribution):
     def _derivatives(self, y, u, lead):
         """Per-group first and second derivative of the log-likelihood at ``u``."""
         u_obs = self._gather(u)
-        # log p(y_i|u) is elementwise in i, so its Jacobian and Hessian are diagonal and
-        # forward mode with the all-ones tangent gives both diagonals; forward over
-        # forward measured ~10 % cheaper per W3 gradient than nested gradient tapes
-        # (and forward over reverse ~20 % dearer)
-        ones = tf.ones_like(u_obs)
-        with tf.autodiff.ForwardAccumulator(u_obs, ones) as outer:
-            with tf.autodiff.ForwardAccumulator(u_obs, ones) as inner:
+        with tf.GradientTape() as outer:
+            outer.watch(u_obs)
+            with tf.GradientTape() as inner:
+                inner.watch(u_obs)
                 lp = self._conditional(u_obs).log_prob(y)
-            d1 = inner.jvp(lp, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        d2 = outer.jvp(d1, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            d1 = inner.gradient(lp, u_obs)
+        d2 = outer.gradient(d1, u_obs)
+        # log p(y_i|u) is elementwise in i, so these are the diagonal derivatives
         return self._segment_sum(d1, lead), self._segment_sum(d2, lead)
 
     def _modes(self, y, lead, max_steps=None):
