@@ -288,7 +288,7 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
         return value_and_grad
 
     def bootstrap(state, y, eps):
-        # the state carries the log density and gradient at y (see with_start_gradient):
+        # the state carries the log density and gradient at y (see with_start_gradients):
         # no second copy of the log density's graph in the compiled chunk
         del y, eps
         return state["target_lp"][0], state["target_grad"][0]
