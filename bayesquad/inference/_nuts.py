@@ -7,7 +7,9 @@ per-step info.  Nothing else is carried between chunks (the state includes NUTS'
 density and gradient at ``y``: recomputing them at a chunk boundary could differ in the
 last bit under XLA fusion), so a run split into chunks of any size --
 and resumed from a saved state -- is the same computation as one long run.  Randomness is
-stateless: step ``i`` uses ``fold_in(seed, i)``.
+stateless: step ``i`` of a chain uses Philox counters ``(0, i * 2**32 + stream)`` under the
+key of the chain's seed (lean kernel), or ``fold_in(seed, i)`` (TFP's kernel, lockstep
+chains).
 
 The metric is applied by reparameterisation: NUTS runs with an identity mass matrix on
 ``y`` where ``z = loc + scale * y`` (diagonal) or ``z = loc + L y`` (dense), which is the
@@ -257,7 +259,8 @@ def _tfp_kernel(log_prob, max_tree_depth, dense):
     def bootstrap(state, y, eps):
         return kernel(state, eps).bootstrap_results(y)
 
-    def step(state, y, kr, eps, seed):
+    def step(state, y, kr, eps, i):
+        seed = tf.random.experimental.stateless_fold_in(state["seed"], i)
         kr = kr._replace(step_size=tf.nest.map_structure(lambda _: eps, kr.step_size))
         y, kr = kernel(state, eps).one_step(y, kr, seed=seed)
         dtype = y.dtype
@@ -289,21 +292,24 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
 
     def bootstrap(state, y, eps):
         # the state carries the log density and gradient at y (see with_start_gradients):
-        # no second copy of the log density's graph in the compiled chunk
+        # no second copy of the log density's graph in the compiled chunk. The chain's
+        # Philox key is hashed from its seed once per chunk, not per step (XLA does not
+        # hoist it out of the loop; see _nuts_kernel._uniform).
         del y, eps
-        return state["target_lp"][0], state["target_grad"][0]
+        return (state["target_lp"][0], state["target_grad"][0],
+                _nuts_kernel.random_key(state["seed"]))
 
-    def step(state, y, carry, eps, seed):
+    def step(state, y, carry, eps, i):
+        lp0, grad0, key = carry
         q, lp, grad, info = _nuts_kernel.transition(
-            value_and_grad_fn(state), y[0], carry[0], carry[1], eps, seed, max_tree_depth)
-        return q[None], (lp, grad), {k: v[None] for k, v in info.items()}
+            value_and_grad_fn(state), y[0], lp0, grad0, eps, key, max_tree_depth, step=i)
+        return q[None], (lp, grad, key), {k: v[None] for k, v in info.items()}
 
     def carried(carry):
         return carry[0][None], carry[1][None]
 
     def with_carried(carry, lp, grad):
-        del carry
-        return lp[0], grad[0]
+        return lp[0], grad[0], carry[2]
     return bootstrap, step, carried, with_carried
 
 
@@ -339,8 +345,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
         def body(j, st, y, kr, bufs):
             i = i0 + j
             eps = eps_of(st, i)
-            seed = tf.random.experimental.stateless_fold_in(st["seed"], i)
-            y, kr, info = kernel_step(st, y, kr, eps, seed)
+            y, kr, info = kernel_step(st, y, kr, eps, i)
             z = _to_z(st, y, dense)
             accept = info["acceptance_rate"]
             info = dict(info, z=z, step_size=tf.fill(tf.shape(accept), eps))

@@ -60,8 +60,9 @@ def _one_step_from_exact_draws(scale):
         def one(args):
             q, seed = args
             lp, g = value_and_grad(q)
-            out, _, _, info = _nuts_kernel.transition(value_and_grad, q, lp, g,
-                                                      tf.constant(0.25, tf.float64), seed, 8)
+            out, _, _, info = _nuts_kernel.transition(
+                value_and_grad, q, lp, g, tf.constant(0.25, tf.float64),
+                _nuts_kernel.random_key(seed), 8)
             return out, info["n_steps"]
         return tf.map_fn(one, (q0, seeds), fn_output_signature=(tf.float64, tf.int32))
 
