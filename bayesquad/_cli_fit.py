@@ -49,13 +49,15 @@ def _fit(args, inputs, checkpoint):
                           progress=not args.quiet,
                           checkpoint=checkpoint,
                           log_likelihood=inputs.pointwise_log_likelihood and args.loo,
-                          derived=inputs.derived)
+                          derived=inputs.derived, bijectors=inputs.bijectors)
         if args.method == "vi":
             return fit_vi(inputs.model, inputs.observed, family=args.vi_family,
                           steps=args.vi_steps, draws=args.draws, seed=args.seed,
-                          init=args.init, jit=args.jit, derived=inputs.derived)
+                          init=args.init, jit=args.jit, derived=inputs.derived,
+                          bijectors=inputs.bijectors)
         result = find_map(inputs.model, inputs.observed, seed=args.seed,
-                          laplace_draws=args.draws, derived=inputs.derived)
+                          laplace_draws=args.draws, derived=inputs.derived,
+                          bijectors=inputs.bijectors)
     except ValueError as err:
         # the inference layer raises ValueError for inputs it cannot work with (a
         # non-finite log density at the start, a checkpoint of another run, ...)

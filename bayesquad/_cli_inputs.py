@@ -70,6 +70,16 @@ class Inputs:
         return fn
 
     @property
+    def bijectors(self):
+        """The model file's optional ``BIJECTORS``, ``{name: tfb.Bijector}`` replacing
+        default constraining bijectors (see :func:`bayesquad.inference.sample`), or None."""
+        value = getattr(self.module, "BIJECTORS", None)
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"{_display(self.model_path)}: 'BIJECTORS' must be a dict "
+                             f"{{variable name: tfb.Bijector}}, got {type(value).__name__}")
+        return value
+
+    @property
     def pointwise_log_likelihood(self):
         """``POINTWISE_LOG_LIKELIHOOD`` (default True): store it for LOO."""
         return bool(getattr(self.module, "POINTWISE_LOG_LIKELIHOOD", True))

@@ -203,7 +203,7 @@ def _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit):
 
 
 def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
-             laplace_draws=1000, jit=False, derived=None):
+             laplace_draws=1000, jit=False, derived=None, bijectors=None):
     """Maximum a posteriori estimate with a Laplace approximation.
 
     Parameters
@@ -229,6 +229,10 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     derived : callable, optional
         Functions of the parameters recorded with the Laplace draws, as in
         :func:`bayesquad.inference.sample`.
+    bijectors : dict, optional
+        ``{name: tfb.Bijector}`` replacing default constraining bijectors, as in
+        :func:`bayesquad.inference.sample`. The mode found is that of the density in the
+        unconstrained space, so it depends on this choice (see Notes).
 
     Returns
     -------
@@ -251,7 +255,7 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     """
     _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit)
     user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed)
+    layout, obs = _model.make_layout(model, observed, seed, bijectors)
     starts = _starts(model, layout, obs, int(num_starts), seed)
     z, lp, converged, n_iter, n_eval, cov, message = map_unconstrained(
         model, layout, obs, starts=starts, max_iterations=max_iterations, tolerance=tolerance,

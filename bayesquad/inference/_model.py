@@ -15,9 +15,11 @@ import numpy as np
 
 from bayesquad._tf import tf, tfp
 from bayesquad.inference import _tfp_caches
+from tensorflow_probability.python.distributions import joint_distribution as _tfd_joint
 
 __all__ = [
     "Layout",
+    "chosen_bijectors",
     "constrain",
     "log_prob_fn",
     "make_layout",
@@ -38,7 +40,9 @@ Layout = collections.namedtuple(
         "dtype",  # the float dtype of every unpinned variable
         "observed_names",  # names of the pinned variables, in model order
         "batched",  # True: the model's log_prob accepts a leading batch of points
+        "bijectors",  # ((name, tfb.Bijector), ...) chosen instead of the defaults, or ()
     ],
+    defaults=((),),
 )
 Layout.__doc__ = """How a flat unconstrained vector maps to a model's variables.
 
@@ -137,7 +141,7 @@ def _check_observed(model, observed):
     return out
 
 
-def make_layout(model, observed, seed=0):
+def make_layout(model, observed, seed=0, bijectors=None):
     """Validate ``observed`` against ``model`` and describe the unconstrained space.
 
     Parameters
@@ -147,6 +151,10 @@ def make_layout(model, observed, seed=0):
         Data for some of the model's variables, by name.
     seed : int
         Seeds the two random points used to test whether the model batches.
+    bijectors : dict, optional
+        ``{name: tfb.Bijector}``: the constraining bijector of these unobserved variables
+        instead of their distributions' default event-space bijectors (see
+        :func:`chosen_bijectors`).
 
     Returns
     -------
@@ -167,14 +175,16 @@ def make_layout(model, observed, seed=0):
     if isinstance(observed, collections.abc.Mapping):
         _tfp_caches.prime(model, observed)  # spares TFP a sample of the observed data
     obs = _check_observed(model, observed)
-    digest = data_digest(obs)
+    chosen = chosen_bijectors(model, obs, bijectors)
+    # bijectors by identity: two equal-looking objects may hold different parameters
+    digest = (data_digest(obs), tuple((n, id(b)) for n, b in chosen))
     try:
         known = _LAYOUTS.get(model, {}).get(digest)
     except TypeError:  # a model that cannot be weakly referenced: no memory
         known = None
     if known is not None:  # sample, planning and the checks ask for the same layout
         return known, obs
-    layout = _describe(model, obs, seed)
+    layout = _describe(model, obs, seed, chosen)
     try:
         _LAYOUTS.setdefault(model, {})[digest] = layout
     except TypeError:
@@ -193,10 +203,83 @@ def data_digest(obs):
     return h.hexdigest()
 
 
-def _describe(model, obs, seed):
+def chosen_bijectors(model, obs, bijectors):
+    """Validate a ``{name: tfb.Bijector}`` choice; return it as sorted ``(name, bijector)``.
+
+    The bijector maps the unconstrained reals onto the variable's support, replacing the
+    distribution's default (e.g. ``tfb.Exp()`` instead of ``tfb.Softplus()`` for a scale);
+    it must keep the variable's event rank. Later variables see the value it produces.
+    """
+    if not bijectors:
+        return ()
+    if not isinstance(bijectors, collections.abc.Mapping):
+        raise TypeError(f"bijectors must be a dict {{variable name: tfb.Bijector}}, got "
+                        f"{type(bijectors).__name__}")
+    names = _model_names(model)
+    free = [n for n in names if n not in obs]
+    for name, bij in bijectors.items():
+        if name not in names:
+            raise ValueError(f"bijectors names {name!r}, which is not a variable of the "
+                             f"model; its unobserved variables are {free}")
+        if name in obs:
+            raise ValueError(f"bijectors names {name!r}, which is observed: only unobserved "
+                             f"variables ({free}) are transformed")
+        if not isinstance(bij, tfp.bijectors.Bijector):
+            raise TypeError(f"bijectors[{name!r}] must be a tfp.bijectors.Bijector (e.g. "
+                            f"tfb.Exp()), got {type(bij).__name__}")
+    return tuple(sorted(bijectors.items(), key=lambda kv: kv[0]))
+
+
+class _JointBijector(_tfd_joint._DefaultJointBijector):  # pylint: disable=protected-access
+    """The pinned model's default event-space bijector with some parts' bijectors chosen.
+
+    TFP's joint bijector walks the model part by part, each part's bijector taken from its
+    distribution given the constrained values before it; this one walks the same way and
+    uses a chosen bijector where one is given, so later parts see the chosen transform's
+    values (a ``Uniform(0, a)`` after a chosen ``a`` gets the right support).
+    """
+
+    def __init__(self, pinned, chosen, names):
+        # one entry per unpinned part in the model's own (flatten) order
+        self._chosen = tuple(chosen)
+        super().__init__(pinned)
+        ranks = pinned._model_flatten(pinned.event_shape)  # pylint: disable=protected-access
+        for name, mine, default, shape in zip(names, self._chosen, self.bijectors, ranks):
+            rank = tf.TensorShape(shape).rank
+            if mine is not None and rank is not None and (
+                    mine.inverse_event_ndims(rank) != default.inverse_event_ndims(rank)):
+                raise ValueError(
+                    f"bijectors[{name!r}] changes the event rank of {name!r} (its default "
+                    f"{type(default).__name__} keeps {default.inverse_event_ndims(rank)} "
+                    f"unconstrained dimensions, {type(mine).__name__} "
+                    f"{mine.inverse_event_ndims(rank)}); choose a bijector of the same rank")
+
+    def _conditioned_bijectors(self, samples, constrained=False):
+        if samples is None:
+            return tuple(c if c is not None else b for c, b in zip(self._chosen, self.bijectors))
+        out = []
+        gen = self._jd._model_coroutine()  # pylint: disable=protected-access
+        cond = None
+        for value, chosen in zip(self._jd._model_flatten(samples), self._chosen):  # pylint: disable=protected-access
+            d = gen.send(cond)
+            dist = d.distribution if type(d).__name__ == "Root" else d
+            bij = chosen
+            if bij is None:
+                bij = (dist.experimental_default_event_space_bijector()
+                       or tfp.bijectors.Identity())
+            out.append(bij)
+            cond = value if constrained else bij.forward(value)
+        return out
+
+
+def describe_bijectors(layout):
+    """The chosen bijectors in words for attrs: ``"tau: Exp; s: Sigmoid"``, or ``""``."""
+    return "; ".join(f"{n}: {type(b).__name__}" for n, b in layout.bijectors)
+
+
+def _describe(model, obs, seed, chosen=()):
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
-    pinned = model.experimental_pin(**obs_t)
-    bij = pinned.experimental_default_event_space_bijector()
+    pinned, bij = _pinned(model, obs_t, chosen)
     names = _structure_names(model, pinned, obs)
     ev = tf.nest.flatten(pinned.event_shape)
     uev = tf.nest.flatten(bij.inverse_event_shape(pinned.event_shape))
@@ -209,7 +292,7 @@ def _describe(model, obs, seed):
     ushapes = [tuple(s.as_list()) for s in uev]
     layout = Layout(names=tuple(names), shapes=tuple(shapes), unconstrained_shapes=tuple(ushapes),
                     sizes=tuple(int(np.prod(s, dtype=int)) for s in ushapes), dtype=dtype,
-                    observed_names=tuple(obs), batched=False)
+                    observed_names=tuple(obs), batched=False, bijectors=tuple(chosen))
     dim = sum(layout.sizes)
     # Shape check at one point: the data must have the shape the model would generate.
     zero = tf.zeros([dim], dtype)
@@ -268,13 +351,18 @@ def _split(layout, z):
             for p, s in zip(parts, layout.unconstrained_shapes)]
 
 
-def _pinned(model, obs):
+def _pinned(model, obs, chosen=()):
+    """The model pinned to ``obs`` and its constraining bijector (defaults or ``chosen``)."""
     pinned = model.experimental_pin(**obs)
-    return pinned, pinned.experimental_default_event_space_bijector()
+    if not chosen:
+        return pinned, pinned.experimental_default_event_space_bijector()
+    by_name = dict(chosen)
+    order = [n for n in _model_names(model) if n not in obs]
+    return pinned, _JointBijector(pinned, [by_name.get(n) for n in order], order)
 
 
 def _log_prob_batched(model, layout, obs, z):
-    pinned, bij = _pinned(model, obs)
+    pinned, bij = _pinned(model, obs, layout.bijectors)
     parts = _pack(pinned, _split(layout, z))
     return pinned.unnormalized_log_prob(bij.forward(parts)) + bij.forward_log_det_jacobian(parts)
 
@@ -319,13 +407,13 @@ def value_and_grad_fn(model, layout, obs):
 
 def constrain(model, layout, obs, z):
     """Map unconstrained ``z`` (``[..., D]``) to the pinned model's structure of values."""
-    pinned, bij = _pinned(model, obs)
+    pinned, bij = _pinned(model, obs, layout.bijectors)
     return bij.forward(_pack(pinned, _split(layout, tf.convert_to_tensor(z, layout.dtype))))
 
 
 def unconstrain(model, layout, obs, values):
     """Map a dict ``name -> constrained value`` (leading batch dims allowed) to ``z``."""
-    pinned, bij = _pinned(model, obs)
+    pinned, bij = _pinned(model, obs, layout.bijectors)
     missing = [n for n in layout.names if n not in values]
     if missing:
         raise ValueError(f"init dict lacks values for {missing}; give every unobserved variable")

@@ -49,7 +49,8 @@ def laplace_box(z_map, covariance, width=3.0):
     return np.stack(points)
 
 
-def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE):
+def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE,
+                    bijectors=None):
     """Choose a frozen rule for every plannable integral of ``model``.
 
     Parameters
@@ -61,6 +62,9 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     tolerance : float
         Largest allowed change of the log density at any point, shared equally by the
         integrals planned.
+    bijectors : dict, optional
+        The ``bijectors`` of the fit whose unconstrained ``points`` these are (see
+        :func:`bayesquad.inference.sample`).
 
     Returns
     -------
@@ -79,7 +83,7 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     the points: the quadrature check certifies it again at posterior draws.
     """
     model = _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed)
+    layout, obs = _model.make_layout(model, observed, bijectors=bijectors)
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     z = tf.constant(np.atleast_2d(np.asarray(points, layout.dtype.as_numpy_dtype)))
     log_prob = _model.log_prob_fn(model, layout, obs_t)

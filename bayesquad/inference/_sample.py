@@ -139,7 +139,7 @@ def _stack_infos(infos, warmup, total, chains):
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
-           quadrature="plan", metric_adaptation="stan", derived=None):
+           quadrature="plan", metric_adaptation="stan", derived=None, bijectors=None):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
 
     Parameters
@@ -209,6 +209,14 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         every variable with leading (chain, draw) axes; outputs must keep them. Evaluated
         once after sampling, not in the sampler's loop (see
         :func:`bayesquad.inference._derived.add_derived`).
+    bijectors : dict, optional
+        ``{name: tfb.Bijector}``: how to map the unconstrained reals the sampler moves in
+        onto these variables' supports, instead of their distributions' default
+        event-space bijectors, e.g. ``{"tau": tfb.Exp()}`` for a log-scale parameter
+        where the default is ``Softplus``, or ``tfb.Sigmoid(low, high)`` for a bounded
+        one. No subclassing needed; the choice (an affine or ``tfb.Chain``
+        reparameterisation included) changes the geometry NUTS sees, not the posterior.
+        Recorded in ``attrs["bijectors"]``.
 
     Returns
     -------
@@ -237,14 +245,15 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     sizes = _chains.group_sizes(chains, chain_method)
     times = {"start": time.perf_counter()}
     user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed)
+    layout, obs = _model.make_layout(model, observed, seed, bijectors)
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     settings = {"inference": "nuts", "chains": chains, "warmup": warmup, "draws": draws,
                 "seed": int(seed), "init": init if isinstance(init, str) else "dict",
                 "target_accept": float(target_accept), "max_tree_depth": max_tree_depth,
                 "dense_mass": int(bool(dense_mass)), "jit": int(bool(jit)), "chunk_size": chunk_size,
                 "chain_method": chain_method, "metric_adaptation": metric_adaptation,
-                "names": list(layout.names), "dtype": layout.dtype.name}
+                "names": list(layout.names), "dtype": layout.dtype.name,
+                "bijectors": _model.describe_bijectors(layout)}
     stacked, infos, fingerprint = (None, [], None)
     if checkpoint is not None:
         fingerprint = _checkpoint.fingerprint(
@@ -263,7 +272,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
                              derived)
         times["init"] = time.perf_counter()
-        plans, plans_json = _choose_plans(quadrature, model, obs, planning)
+        plans, plans_json = _choose_plans(quadrature, model, obs, planning, bijectors)
         if checkpoint is not None:
             _checkpoint.save_plans(str(checkpoint), plans_json)
             _checkpoint.save_initial(str(checkpoint), fingerprint, _chains.stack(states))
@@ -280,7 +289,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                     plans_json, derived)
 
 
-def _choose_plans(quadrature, model, obs, points):
+def _choose_plans(quadrature, model, obs, points, bijectors=None):
     """``(plans, attrs JSON)`` for ``sample``'s ``quadrature`` argument."""
     if isinstance(quadrature, dict):
         plans = dict(quadrature)
@@ -294,7 +303,7 @@ def _choose_plans(quadrature, model, obs, points):
     if quadrature != "plan":
         raise ValueError(f"quadrature must be 'plan', 'configured' or a dict of plans, got "
                          f"{quadrature!r}")
-    plans, report = _planning.plan_quadrature(model, obs, points)
+    plans, report = _planning.plan_quadrature(model, obs, points, bijectors=bijectors)
     return plans, _planning.plans_to_attrs(plans, report)
 
 

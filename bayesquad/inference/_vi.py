@@ -70,7 +70,8 @@ def _make_fit(log_prob, family, steps, samples, learning_rate, dim):
 
 
 def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learning_rate=0.02,
-           draws=1000, seed=0, tolerance=1e-3, init="map", jit=True, derived=None):
+           draws=1000, seed=0, tolerance=1e-3, init="map", jit=True, derived=None,
+           bijectors=None):
     """Fit a Gaussian approximation in the unconstrained space by maximising the ELBO.
 
     Parameters
@@ -99,6 +100,10 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
     derived : callable, optional
         Functions of the parameters recorded with the draws, as in
         :func:`bayesquad.inference.sample`.
+    bijectors : dict, optional
+        ``{name: tfb.Bijector}`` replacing default constraining bijectors, as in
+        :func:`bayesquad.inference.sample`: the Gaussian approximation lives in the
+        space they define.
 
     Returns
     -------
@@ -122,7 +127,7 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
     if init not in ("map", "prior"):
         raise ValueError(f"init must be 'map' or 'prior', got {init!r}")
     user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed)
+    layout, obs = _model.make_layout(model, observed, seed, bijectors)
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     dim = sum(layout.sizes)
     np_dtype = layout.dtype.as_numpy_dtype
@@ -172,6 +177,7 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
              "learning_rate": float(learning_rate), "seed": int(seed),
              "vi_converged": int(converged), "vi_relative_change": rel,
              "vi_tolerance": float(tolerance), "final_elbo": float(np.mean(elbo[-window:])),
+             "bijectors": _model.describe_bijectors(layout),
              "bayesquad_run_id": _registry.register(user_model)}
     return _datatree.build(layout=layout, observed=obs, posterior=posterior, extra={"vi": vi},
                            attrs=attrs)
