@@ -120,7 +120,8 @@ def _compiled(model, layout, chains, chunk_size, max_tree_depth, dense, jit,
             log_prob = _model.log_prob_fn(model, layout, obs)
             chunk = _nuts.make_run_chunk(log_prob, chunk_size=chunk_size,
                                          max_tree_depth=max_tree_depth, dense=dense,
-                                         adaptation=adaptation)
+                                         adaptation=adaptation,
+                                         kernel=_nuts.kernel_for(chains))
             return chunk(state, n, warmup, slow_start, window_ends, target_accept)
         return tf.function(run, jit_compile=bool(jit), autograph=False)
     return cached(model, ("nuts", layout, chains, chunk_size, max_tree_depth, dense, jit,
@@ -188,7 +189,11 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         ``"vectorized"``: all chains move in lockstep in one compiled call and share one
         step size and metric, adapted on their pooled draws.  Parallel is faster on a CPU
         (a lockstep transition costs as many gradients as the longest trajectory among the
-        chains); vectorized adapts a better metric from short warm-ups.
+        chains); vectorized adapts a better metric from short warm-ups. The transition
+        kernel follows: bayesquad's lean NUTS for one chain per sampler, TFP's
+        ``NoUTurnSampler`` for chains in lockstep (``attrs["kernel"]``: ``"lean"`` or
+        ``"tfp"``); both sample multinomially along the trajectory with Stan's U-turn
+        criterion.
     metric_adaptation : {"stan", "gradient"}
         How each warm-up window's diagonal metric is estimated: from the variance of the
         draws (Stan), or from draws and gradients, ``sqrt(var(draws)/var(gradients))``
@@ -251,7 +256,8 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                 "seed": int(seed), "init": init if isinstance(init, str) else "dict",
                 "target_accept": float(target_accept), "max_tree_depth": max_tree_depth,
                 "dense_mass": int(bool(dense_mass)), "jit": int(bool(jit)), "chunk_size": chunk_size,
-                "chain_method": chain_method, "metric_adaptation": metric_adaptation,
+                "chain_method": chain_method, "kernel": _nuts.kernel_for(sizes[0]),
+                "metric_adaptation": metric_adaptation,
                 "names": list(layout.names), "dtype": layout.dtype.name,
                 "bijectors": _model.describe_bijectors(layout)}
     stacked, infos, fingerprint = (None, [], None)

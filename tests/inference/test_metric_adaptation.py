@@ -10,14 +10,14 @@ import pytest
 import arviz as az
 import bq_inference_models as M
 import tensorflow as tf
-from bayesquad.inference import _nuts, sample
+from bayesquad.inference import _adaptation, _nuts, sample
 
 
 def _window(draws, grads):
     state = _nuts.initial_state(np.zeros((1, draws.shape[1])), [0, 0], False)
     state = {k: tf.constant(v) for k, v in state.items()}
     for x, g in zip(draws, grads):
-        state = _nuts._welford(state, tf.constant(x[None]), False, tf.constant(g[None]))
+        state = _adaptation._welford(state, tf.constant(x[None]), False, tf.constant(g[None]))
     return state
 
 
@@ -29,12 +29,12 @@ def test_gradient_metric_recovers_gaussian_variances(n):
     x = np.random.default_rng(0).standard_normal((n, 3)) * s
     g = -x / s ** 2
     state = _window(x, g)
-    new = _nuts._new_metric(state, False, "gradient")
+    new = _adaptation.final(state, False, "gradient")
     shrink = 5.0 / (n + 5.0)
     expected = np.sqrt((1 - shrink) * s ** 2 + 1e-3 * shrink)
     np.testing.assert_allclose(new["scale"].numpy(), expected, rtol=1e-10)
     # negative control: Stan's variance of 10 draws misses by its sampling error
-    stan = _nuts._new_metric(state, False, "stan")["scale"].numpy()
+    stan = _adaptation.final(state, False, "stan")["scale"].numpy()
     if n == 10:
         assert np.max(np.abs(stan / expected - 1)) > 0.05
 
@@ -42,7 +42,7 @@ def test_gradient_metric_recovers_gaussian_variances(n):
 def test_flat_direction_keeps_the_draws_variance():
     x = np.random.default_rng(1).standard_normal((50, 2))
     g = np.column_stack([-x[:, 0], np.zeros(50)])  # no information along the second axis
-    new = _nuts._new_metric(_window(x, g), False, "gradient")["scale"].numpy()
+    new = _adaptation.final(_window(x, g), False, "gradient")["scale"].numpy()
     assert np.all(np.isfinite(new)) and new[1] > 0.5
 
 

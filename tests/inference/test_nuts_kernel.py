@@ -98,3 +98,46 @@ def test_one_transition_leaves_the_gaussian_invariant(exact):
 def test_negative_control_a_distorted_target_is_detected():
     q, _, _ = _one_step_from_exact_draws(1.25)
     assert np.min(_p_values(q)) < 1e-6
+
+
+def test_kernel_choice_is_explicit_and_checked():
+    from bayesquad.inference import _nuts
+    log_prob = lambda z: -0.5 * tf.reduce_sum(z * z, -1)  # noqa: E731
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        _nuts.make_run_chunk(log_prob, chunk_size=4, max_tree_depth=3, dense=False,
+                             kernel="hmc")
+    chunk = _nuts.make_run_chunk(log_prob, chunk_size=4, max_tree_depth=3, dense=False,
+                                 kernel="lean")
+    state = {k: tf.constant(v) for k, v in
+             _nuts.initial_state(np.zeros((2, 1)), [0, 0], False).items()}
+    with pytest.raises(ValueError, match="one chain per state"):
+        chunk(state, tf.constant(1), tf.constant(10), tf.constant(0),
+              tf.constant(_nuts.padded_window_ends([])), tf.constant(0.8, tf.float64))
+    assert _nuts.kernel_for(1) == "lean" and _nuts.kernel_for(4) == "tfp"
+
+
+def test_adaptation_pieces_stop_after_warmup():
+    """update() changes nothing once i >= warmup; step_size() then uses the averaged size."""
+    from bayesquad.inference import _adaptation, _nuts
+    state = {k: tf.constant(v) for k, v in
+             _nuts.initial_state(np.zeros((1, 2)), [0, 0], False, step_size=0.5).items()}
+    ends = tf.constant(_adaptation.padded_window_ends([20, 40]))
+    z = tf.constant([[0.3, -0.2]], tf.float64)
+    accept = tf.constant([0.6], tf.float64)
+    during = _adaptation.update(state, tf.constant(10), z, accept, tf.constant(50),
+                                tf.constant(5), ends, tf.constant(0.8, tf.float64), False)
+    during = _adaptation.update(during, tf.constant(11), z, accept, tf.constant(50),
+                                tf.constant(5), ends, tf.constant(0.8, tf.float64), False)
+    assert float(during["da_count"]) == 2.0 and float(during["w_n"]) == 2.0
+    after = _adaptation.update(during, tf.constant(60), z, accept, tf.constant(50),
+                               tf.constant(5), ends, tf.constant(0.8, tf.float64), False)
+    for k in after:
+        np.testing.assert_array_equal(after[k].numpy(), during[k].numpy())
+    eps_warm = _adaptation.step_size(during, tf.constant(10), tf.constant(50))
+    eps_after = _adaptation.step_size(during, tf.constant(60), tf.constant(50))
+    np.testing.assert_allclose(float(eps_warm), np.exp(float(during["log_eps"])), rtol=1e-13)
+    np.testing.assert_allclose(float(eps_after), np.exp(float(during["log_eps_bar"])),
+                               rtol=1e-13)
+    assert abs(float(during["log_eps"]) - float(during["log_eps_bar"])) > 1e-3
+    assert bool(_adaptation.window_ends_at(ends, tf.constant(19)))
+    assert not bool(_adaptation.window_ends_at(ends, tf.constant(20)))

@@ -1,0 +1,207 @@
+"""Stan's windowed warm-up as three pure functions over the sampler's flat state dict.
+
+* :func:`init` -- the adaptation's entries of a fresh state: metric (``loc``, ``scale``),
+  dual-averaging statistics, running moments of the draws (and gradients);
+* :func:`update` -- one warm-up step: dual averaging of the log step size towards the
+  target acceptance, and, inside a slow window, the draws (and gradients) pooled into the
+  running moments;
+* :func:`final` -- at the end of a slow window, the new metric from those moments, and
+  dual averaging restarted near the current step size.
+
+The schedule (:func:`warmup_schedule`) is Stan's: a fast initial buffer, doubling slow
+windows, a fast terminal buffer. The sampler (``_nuts.make_run_chunk``) calls ``update``
+every step and ``final`` at each window end; it alone knows how a new metric changes its
+own coordinates (``_nuts._gradient_in_new_metric``).
+"""
+import numpy as np
+
+from bayesquad._tf import tf
+
+__all__ = [
+    "METRIC_ADAPTATIONS",
+    "final",
+    "init",
+    "padded_window_ends",
+    "step_size",
+    "update",
+    "warmup_schedule",
+    "window_ends_at",
+]
+
+#: ``"stan"``: the metric from the variance of the draws in each window; ``"gradient"``:
+#: from draws and gradients (nutpie's diagonal estimate, sqrt(var(draws)/var(gradients)),
+#: which matches a Gaussian's variances from fewer draws and weighs each coordinate by
+#: how sharply the density changes along it; dense metrics always use the draws).
+METRIC_ADAPTATIONS = ("stan", "gradient")
+
+# Dual-averaging constants of Hoffman & Gelman (2014), as in Stan.
+_GAMMA, _T0, _KAPPA = 0.05, 10.0, 0.75
+_MAX_WINDOWS = 24  # window ends are passed padded to this length so shapes never change
+
+
+def warmup_schedule(warmup, init_buffer=75, term_buffer=50, base_window=25):
+    """Stan's warm-up windows: ``(slow_start, window_ends)``.
+
+    Steps ``[0, slow_start)`` adapt only the step size; the slow windows
+    ``[slow_start, ends[0]), [ends[0], ends[1]), ...`` double in length and each ends with a
+    new metric; the steps from ``ends[-1]`` to ``warmup`` adapt the step size to the final
+    metric.  Short warm-ups scale the buffers to 15 % / 75 % / 10 % as Stan does; below 20
+    steps the metric is not adapted.
+    """
+    warmup = int(warmup)
+    if warmup < 20:
+        return warmup, []
+    if init_buffer + term_buffer + base_window > warmup:
+        init_buffer = int(0.15 * warmup)
+        term_buffer = int(0.1 * warmup)
+        base_window = warmup - init_buffer - term_buffer
+    slow_end = warmup - term_buffer
+    ends, start, size = [], init_buffer, base_window
+    while start < slow_end:
+        end = start + size
+        # a window stretches to the end of the slow phase when the next one (twice as
+        # long) would not fit; as in Stan, the first window never stretches
+        if ends and end + 2 * size > slow_end:
+            end = slow_end
+        ends.append(end)
+        start, size = end, 2 * size
+    if len(ends) > _MAX_WINDOWS:
+        raise ValueError(f"warmup={warmup} gives more than {_MAX_WINDOWS} adaptation windows")
+    return init_buffer, ends
+
+
+def padded_window_ends(ends):
+    return np.array(list(ends) + [-1] * (_MAX_WINDOWS - len(ends)), np.int32)
+
+
+def init(z0, dense, scale=None, step_size=1.0):
+    """The adaptation's entries of the state before step 0 (numpy), and ``y0``.
+
+    ``scale`` is an initial metric: a vector of standard deviations (diagonal) or a Cholesky
+    factor (dense); identity when None. Returns ``(entries, y0)`` with ``y0`` the chains'
+    points ``z0`` in the metric's coordinates (``z = loc + scale * y``).
+    """
+    z0 = np.asarray(z0)
+    dtype = z0.dtype
+    d = z0.shape[-1]
+    if scale is None:
+        scale = np.eye(d, dtype=dtype) if dense else np.ones(d, dtype)
+    scale = np.asarray(scale, dtype)
+    if dense and scale.ndim == 1:
+        scale = np.diag(scale)
+    if not dense and scale.ndim == 2:
+        scale = np.sqrt(np.sum(scale ** 2, axis=-1))
+    log_eps = np.asarray(np.log(step_size), dtype)
+    loc = np.mean(z0, axis=0).astype(dtype)
+    y0 = np.linalg.solve(scale, (z0 - loc).T).T if dense else (z0 - loc) / scale
+    entries = {
+        "loc": loc,
+        "scale": scale,
+        "log_eps": log_eps,
+        "log_eps_bar": log_eps,
+        "h_bar": np.asarray(0.0, dtype),
+        "da_count": np.asarray(0.0, dtype),
+        "da_mu": np.asarray(np.log(10.0) + log_eps, dtype),
+        "w_n": np.asarray(0.0, dtype),
+        "w_mean": np.zeros(d, dtype),
+        "w_m2": np.zeros((d, d) if dense else d, dtype),
+        # running mean/variance of the gradient in z (for metric_adaptation="gradient")
+        "g_mean": np.zeros(d, dtype),
+        "g_m2": np.zeros(d, dtype),
+    }
+    return entries, y0.astype(dtype)
+
+
+def step_size(state, i, warmup):
+    """The step size of step ``i``: adapting in warm-up, the averaged one after."""
+    return tf.exp(tf.where(i < warmup, state["log_eps"], state["log_eps_bar"]))
+
+
+def update(state, i, z, accept, warmup, slow_start, window_ends, target_accept, dense,
+           adaptation="stan", grad_z=None):
+    """The state after warm-up step ``i`` (unchanged after warm-up).
+
+    ``z`` ``[C, D]`` are the chains' new points, ``accept`` their mean acceptance
+    statistics ``[C]`` (pooled: one step size for the chains of this state), ``grad_z``
+    the log density's gradient there (used by ``adaptation="gradient"``).
+    """
+    in_warmup = i < warmup
+    state = tf.cond(in_warmup,
+                    lambda: _dual_averaging(state, tf.reduce_mean(accept), target_accept),
+                    lambda: state)
+    in_slow = in_warmup & (i >= slow_start) & (i < tf.reduce_max(window_ends))
+    if adaptation == "gradient" and not dense:
+        return tf.cond(in_slow, lambda: _welford(state, z, dense, grad_z), lambda: state)
+    return tf.cond(in_slow, lambda: _welford(state, z, dense), lambda: state)
+
+
+def window_ends_at(window_ends, i):
+    """Whether a slow window ends after step ``i`` (call :func:`final` then)."""
+    return tf.reduce_any(tf.equal(window_ends, i + 1))
+
+
+def _merge(n_a, mean_a, m2_a, x, dense=False):
+    """Chan's merge of the rows of ``x`` into a running ``(mean, m2)`` over ``n_a`` rows."""
+    n_b = tf.cast(tf.shape(x)[0], x.dtype)
+    mean_b = tf.reduce_mean(x, axis=0)
+    dev = x - mean_b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    if dense:
+        m2_b = tf.matmul(dev, dev, transpose_a=True)
+        extra = delta[:, None] * delta[None, :]
+    else:
+        m2_b = tf.reduce_sum(dev * dev, axis=0)
+        extra = delta * delta
+    return mean_a + delta * n_b / n, m2_a + m2_b + extra * n_a * n_b / n
+
+
+def _welford(state, z, dense, grad_z=None):
+    """Pool the chains' current positions (and gradients, when given) into the running
+    means and variances."""
+    n_a = state["w_n"]
+    mean, m2 = _merge(n_a, state["w_mean"], state["w_m2"], z, dense)
+    out = dict(state, w_n=n_a + tf.cast(tf.shape(z)[0], z.dtype), w_mean=mean, w_m2=m2)
+    if grad_z is not None:
+        out["g_mean"], out["g_m2"] = _merge(n_a, state["g_mean"], state["g_m2"], grad_z)
+    return out
+
+
+def final(state, dense, adaptation="stan"):
+    """The window's metric, shrunk towards 1e-3 with weight 5 / (n + 5) as Stan does.
+
+    ``"stan"``: the variance of the draws. ``"gradient"`` (diagonal): nutpie's
+    ``sqrt(var(draws) / var(gradients))``, exact for a Gaussian in the limit, where both
+    ratios give the variance, and better conditioned from few draws.
+    """
+    n = state["w_n"]
+    cov = state["w_m2"] / tf.maximum(n - 1.0, 1.0)
+    shrink = 5.0 / (n + 5.0)
+    if dense:
+        eye = tf.eye(tf.shape(cov)[0], dtype=cov.dtype)
+        scale = tf.linalg.cholesky((1.0 - shrink) * cov + 1e-3 * shrink * eye)
+    else:
+        if adaptation == "gradient":
+            g_var = state["g_m2"] / tf.maximum(n - 1.0, 1.0)
+            tiny = tf.constant(np.finfo(cov.dtype.as_numpy_dtype).tiny, cov.dtype)
+            ratio = tf.sqrt(cov / tf.maximum(g_var, tiny))
+            # a coordinate whose gradient never varies (flat direction) keeps the draws'
+            cov = tf.where((g_var > 0) & tf.math.is_finite(ratio), ratio, cov)
+        scale = tf.sqrt((1.0 - shrink) * cov + 1e-3 * shrink)
+    zero = tf.zeros_like(n)
+    return dict(state, loc=state["w_mean"], scale=scale, w_n=zero,
+                w_mean=tf.zeros_like(state["w_mean"]), w_m2=tf.zeros_like(state["w_m2"]),
+                g_mean=tf.zeros_like(state["g_mean"]), g_m2=tf.zeros_like(state["g_m2"]),
+                # restart dual averaging near the current step size, as Stan does
+                da_mu=np.log(10.0) + state["log_eps"], h_bar=zero, da_count=zero,
+                log_eps_bar=state["log_eps"])
+
+
+def _dual_averaging(state, accept, target_accept):
+    t = state["da_count"] + 1.0
+    eta = 1.0 / (t + _T0)
+    h_bar = (1.0 - eta) * state["h_bar"] + eta * (target_accept - accept)
+    log_eps = state["da_mu"] - tf.sqrt(t) / _GAMMA * h_bar
+    x_eta = t ** (-_KAPPA)
+    log_eps_bar = x_eta * log_eps + (1.0 - x_eta) * state["log_eps_bar"]
+    return dict(state, da_count=t, h_bar=h_bar, log_eps=log_eps, log_eps_bar=log_eps_bar)
