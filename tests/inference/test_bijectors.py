@@ -109,3 +109,19 @@ def test_map_and_vi_take_the_choice():
     np.testing.assert_allclose(float(res.params["tau"]), tau[np.argmax(dens)], rtol=1e-4)
     vi = fit_vi(model, {"y": Y}, bijectors={"tau": tfb.Exp()}, steps=50, draws=10)
     assert vi.attrs["bijectors"] == "tau: Exp"
+
+
+def test_autobatched_model_takes_a_chosen_bijector():
+    """JointDistributionCoroutineAutoBatched (evaluated without its vectorized_map): the
+    funnel with v = 3 z_v, i.e. the prior's scale taken out of the geometry."""
+    model = _model.working_model(M.FUNNEL)
+    layout, obs = _model.make_layout(model, {"obs": 0.3},
+                                     bijectors={"v": tfb.Scale(tf.constant(3.0, F64))})
+    obs_t = {k: tf.constant(v) for k, v in obs.items()}
+    z = np.random.default_rng(3).normal(size=(4, 9))
+    lp = _model.log_prob_fn(model, layout, obs_t)(tf.constant(z)).numpy()
+    v = 3.0 * z[:, 0]
+    exact = (stats.norm(0.0, 3.0).logpdf(v) + np.log(3.0)
+             + stats.norm(0.0, np.exp(v / 2)[:, None]).logpdf(z[:, 1:]).sum(-1)
+             + stats.norm(0.0, 1.0).logpdf(0.3))
+    np.testing.assert_allclose(lp, exact, rtol=1e-12)
