@@ -29,6 +29,8 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import Status, integrate
+from bayesquad.quadrature._choice import Adaptive, GaussHermite
+from bayesquad.quadrature._frozen import GaussLegendre
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -43,6 +45,10 @@ __all__ = [
     "default_quadrature_options",
     "finite_parts",
     "integrate_log",
+    "ONE_D_RULES",
+    "quadrature_keywords",
+    "set_keywords",
+    "split_quadrature_choice",
     "interior_point",
     "quadrature_options",
     "reference_active",
@@ -346,3 +352,68 @@ def split_quadrature_options(owner, method, nodes, rtol, integrate_options, defa
         raise ValueError(f"integrate_options must not set {sorted(bad)}; use the "
                          f"constructor arguments of {owner} instead")
     return quadrature_options(method, nodes=nodes, rtol=rtol, **extra)
+
+
+#: The ``quadrature=`` choices of a one-dimensional integral
+ONE_D_RULES = (GaussLegendre, Adaptive)
+
+
+def set_keywords(defaults, **values):
+    """The keywords among ``values`` set away from their defaults (``defaults`` by name,
+    None for the rest)."""
+    return {k: v for k, v in values.items()
+            if v is not None and not (k in defaults and v == defaults[k])}
+
+
+def quadrature_keywords(owner, quadrature, given, accepts=ONE_D_RULES):
+    """The keywords a distribution's ``quadrature=`` choice stands for.
+
+    Parameters
+    ----------
+    owner : str
+        The distribution's name, for messages.
+    quadrature : GaussLegendre, Adaptive or GaussHermite
+        The user's choice (see :mod:`bayesquad.quadrature._choice`).
+    given : dict
+        The distribution's own quadrature keywords that were set away from their defaults
+        (name -> value): giving them too is ambiguous.
+    accepts : tuple of type
+        The rule classes this distribution can use.
+
+    Returns
+    -------
+    dict
+        ``method``/``nodes``/``panels``/``rtol``/``atol``/``max_evals``/``max_levels`` (the
+        ones the choice sets) for a one-dimensional integral, or ``num_nodes`` for
+        Gauss–Hermite.
+    """
+    if not isinstance(quadrature, accepts):
+        names = ", ".join(f"bayesquad.quadrature.{c.__name__}" for c in accepts)
+        raise TypeError(f"{owner}(quadrature=...) takes one of {names} (or None: planned "
+                        f"by a fit), got {quadrature!r}")
+    if given:
+        raise ValueError(f"{owner}: pass quadrature= or the keywords {sorted(given)}, not "
+                         f"both (quadrature={quadrature!r} says how the integral is computed)")
+    if isinstance(quadrature, GaussLegendre):
+        return {"method": "gauss-legendre", "nodes": quadrature.nodes,
+                "panels": quadrature.panels}
+    if isinstance(quadrature, Adaptive):
+        return quadrature.options()
+    if isinstance(quadrature, GaussHermite):
+        return {"num_nodes": quadrature.nodes}
+    raise TypeError(f"unknown quadrature choice {quadrature!r}")  # pragma: no cover
+
+
+def split_quadrature_choice(owner, quadrature, default_method, method, nodes, rtol,
+                            integrate_options):
+    """``(method, nodes, rtol, integrate_options)`` for a distribution whose keywords are
+    ``method``/``nodes``/``rtol`` plus an ``integrate_options`` dict, from ``quadrature=``.
+    """
+    given = set_keywords({"method": default_method}, method=method, nodes=nodes, rtol=rtol)
+    if integrate_options:
+        given["integrate_options"] = integrate_options
+    kw = quadrature_keywords(owner, quadrature, given)
+    method, nodes, rtol = kw.pop("method"), kw.pop("nodes", None), kw.pop("rtol", None)
+    if kw.get("panels") == 1:
+        del kw["panels"]
+    return method, nodes, rtol, (kw or None)

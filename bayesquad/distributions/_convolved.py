@@ -5,6 +5,7 @@ from bayesquad._tf import tf, tfp
 from bayesquad.distributions._common import (
     checked_log_value,
     reference_active,
+    split_quadrature_choice,
     split_quadrature_options,
 )
 from bayesquad.distributions import _plans
@@ -70,6 +71,14 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         integrand's peak. ``"auto"``: 8 for ``Normal`` (the kernel drops by 32 nats), 36 for
         ``Laplace``/``Logistic``; no window (the whole support) for other families.
         ``None``: always integrate over the whole support.
+    quadrature : GaussLegendre, Adaptive or None
+        How the integral is computed, said as on every distribution:
+        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
+        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
+        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
+        outside a fit the defaults below apply. A rule given here is not re-planned. The
+        keywords below say the same in this distribution's own terms; give one or the
+        other.
     method : str, optional
         Quadrature method for :func:`bayesquad.integrate`. Default ``"gauss-legendre"`` with
         a window, ``"auto"`` without one.
@@ -143,7 +152,8 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
     support); ``batch_shape`` broadcasts the two components' batch shapes.
     """
 
-    def __init__(self, signal, resolution, support=None, window="auto", method=None,
+    def __init__(self, signal, resolution, support=None, window="auto", quadrature=None,
+                 method=None,
                  nodes=None, rtol=None, integrate_options=None, validate_args=False,
                  allow_nan_stats=True, name="Convolved"):
         parameters = dict(locals())
@@ -154,6 +164,9 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
             if tf.TensorShape(d.event_shape).rank != 0:
                 raise ValueError(f"{arg} must have a scalar event (event_shape []), got "
                                  f"event_shape {d.event_shape}")
+        if quadrature is not None:
+            method, nodes, rtol, integrate_options = split_quadrature_choice(
+                "Convolved", quadrature, None, method, nodes, rtol, integrate_options)
         if signal.dtype != resolution.dtype:
             raise TypeError(
                 f"signal and resolution must have the same dtype, got signal {signal.dtype} "

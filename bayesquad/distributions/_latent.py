@@ -3,8 +3,13 @@ import numpy as np
 
 from bayesquad._tf import tf, tfp
 from bayesquad.distributions import _canonical, _plans
-from bayesquad.distributions._common import checked_log_value, common_dtype, reference_active
-from bayesquad.quadrature import Status, gauss_hermite, integrate
+from bayesquad.distributions._common import (
+    checked_log_value,
+    common_dtype,
+    quadrature_keywords,
+    reference_active,
+)
+from bayesquad.quadrature import GaussHermite, Status, gauss_hermite, integrate
 
 __all__ = ["GaussianLatentMarginal"]
 
@@ -58,6 +63,10 @@ class GaussianLatentMarginal(tfd.Distribution):
     num_groups : int, optional
         Number of groups; default ``max(group_ids) + 1`` (``group_ids`` must then be
         known statically).
+    quadrature : GaussHermite or None
+        How the integrals are computed, said as on every distribution:
+        ``bayesquad.quadrature.GaussHermite(nodes)`` (the same as ``num_nodes=nodes``).
+        None (default): a fit plans the node count with the mode search's Newton steps.
     num_nodes : int, optional
         Gauss–Hermite nodes per group (default 20; see Notes for accuracy vs nodes).
         Left unset (with ``adaptive=True``), a fit plans the node count together with the
@@ -155,12 +164,17 @@ class GaussianLatentMarginal(tfd.Distribution):
     """
 
     def __init__(self, conditional, scale, group_ids, num_groups=None, num_nodes=None,
-                 adaptive=True, max_newton_steps=16, newton_tol=1e-6, validate_args=False,
+                 adaptive=True, quadrature=None, max_newton_steps=16, newton_tol=1e-6, validate_args=False,
                  allow_nan_stats=True, name="GaussianLatentMarginal"):
         parameters = dict(locals())
         if not callable(conditional):
             raise ValueError("conditional must be a callable u -> tfd.Distribution, e.g. "
                              "lambda u: tfd.Bernoulli(logits=eta + u)")
+        if quadrature is not None:
+            num_nodes = quadrature_keywords(
+                "GaussianLatentMarginal", quadrature,
+                {} if num_nodes is None else {"num_nodes": num_nodes},
+                accepts=(GaussHermite,))["num_nodes"]
         # left unset with the adaptive rule, a fit plans the node count
         self._plannable = num_nodes is None and bool(adaptive)
         num_nodes = _DEFAULT_NODES if num_nodes is None else num_nodes

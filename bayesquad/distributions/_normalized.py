@@ -34,6 +34,14 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
         Scalar-per-batch-element parameters passed to ``log_density`` as keywords;
         ``batch_shape`` is the broadcast of their shapes with ``low``/``high``.
         Vector-valued parameters belong in a closure (they then carry no batch shape).
+    quadrature : GaussLegendre, Adaptive or None
+        How the integral is computed, said as on every distribution:
+        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
+        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
+        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
+        outside a fit the defaults below apply. A rule given here is not re-planned. The
+        keywords below say the same in this distribution's own terms; give one or the
+        other.
     method : str, default ``"gauss-legendre"``
         Quadrature method of :func:`bayesquad.integrate` for every integral
         (normaliser, CDF, moments, the quantile table).
@@ -97,7 +105,8 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
     ``cdf``/``log_cdf``/``survival_function`` use one ``integrate`` call per point.
     """
 
-    def __init__(self, log_density, low, high, params=None, *, method=C.DEFAULT_METHOD,
+    def __init__(self, log_density, low, high, params=None, *, quadrature=None,
+                 method=C.DEFAULT_METHOD,
                  rtol=None, atol=None, nodes=None, panels=None, max_evals=None,
                  max_levels=None, points=None, quantile_panels=128, root_iterations=40,
                  dtype=None,
@@ -108,6 +117,13 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
             raise ValueError(f"`root_iterations` must be a positive int, got {root_iterations!r}")
         if not isinstance(quantile_panels, (int, np.integer)) or quantile_panels < 1:
             raise ValueError(f"`quantile_panels` must be a positive int, got {quantile_panels!r}")
+        if quadrature is not None:
+            kw = C.quadrature_keywords("Normalized", quadrature, C.set_keywords(
+                {"method": C.DEFAULT_METHOD}, method=method, rtol=rtol, atol=atol,
+                nodes=nodes, panels=panels, max_evals=max_evals, max_levels=max_levels))
+            method = kw.pop("method")
+            rtol, atol, nodes, panels, max_evals, max_levels = (kw.get(k) for k in (
+                "rtol", "atol", "nodes", "panels", "max_evals", "max_levels"))
         with tf.name_scope(name) as name:
             dtype = self._init_interval(
                 log_density, "log_density", low, high, params, points, dtype,

@@ -9,6 +9,7 @@ from bayesquad.distributions._common import (
     checked_log_value,
     common_dtype,
     convert_params,
+    split_quadrature_choice,
     split_quadrature_options,
 )
 from bayesquad.distributions._roots import bracketed_root
@@ -70,6 +71,14 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         nodes: see ``bayesquad.inference.plan_quadrature``). It turns ``u^g du`` into
         ``∝ v^{p(1+g)-1} dv``, smooth for the Gauss–Legendre nodes; ``power=1`` integrates
         in ``u`` directly.
+    quadrature : GaussLegendre, Adaptive or None
+        How the integral is computed, said as on every distribution:
+        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
+        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
+        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
+        outside a fit the defaults below apply. A rule given here is not re-planned. The
+        keywords below say the same in this distribution's own terms; give one or the
+        other.
     method : str
         Quadrature method (default ``"gauss-legendre"``).
     nodes : int, optional
@@ -127,11 +136,16 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
     """
 
     def __init__(self, log_hazard, event=None, entry=None, params=None, power=None,
+                 quadrature=None,
                  method="gauss-legendre", nodes=None, rtol=None, integrate_options=None,
                  root_iterations=60, validate_args=False, allow_nan_stats=True,
                  name="SurvivalFromHazard"):
         parameters = dict(locals())
         check_callable(log_hazard, "log_hazard")
+        if quadrature is not None:
+            method, nodes, rtol, integrate_options = split_quadrature_choice(
+                "SurvivalFromHazard", quadrature, "gauss-legendre", method, nodes, rtol,
+                integrate_options)
         # with every quadrature setting at its default, a fit plans power and nodes
         self._plannable = (power is None and method == "gauss-legendre" and nodes is None
                            and rtol is None and not integrate_options)

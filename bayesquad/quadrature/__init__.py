@@ -1,4 +1,5 @@
 """Differentiable, batched quadrature in TensorFlow (layer 1 of bayesquad)."""
+from bayesquad.quadrature._choice import Adaptive, GaussHermite
 from bayesquad.quadrature._frozen import GaussLegendre
 from bayesquad.quadrature._integrate import integrate
 from bayesquad.quadrature._settings import reference_settings
@@ -16,6 +17,8 @@ from bayesquad.quadrature._tables import (
 )
 
 __all__ = [
+    "Adaptive",
+    "GaussHermite",
     "GaussLegendre",
     "KRONROD_SIZES",
     "IntegrationResult",
