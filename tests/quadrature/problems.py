@@ -195,6 +195,11 @@ PROBLEMS = [
        "infinite"),
     _p("gauss_line_narrow", lambda x: tf.exp(-0.5 * (x / 0.01) ** 2), -INF, INF,
        0.01 * math.sqrt(2 * math.pi), "infinite peaked"),
+    # A kink of high order inside the range, no breakpoint given: Legendre coefficients
+    # decay algebraically (k^-9.5) yet fast enough at 16 nodes to pass for geometric on a
+    # two-point look (the fixed rule once claimed 4e-12 for a true error of 1.5e-9).
+    _p("abs_x_8p5", lambda x: tf.abs(x) ** 8.5, -1, 1, 2 / 9.5, "smooth",
+       opts={"gauss-legendre": {"nodes": 16, "panels": 1}}),
     # ---- discontinuous / kinked, with the breakpoint given ------------------------------
     _p("step_points", lambda x: tf.where(x < 1.0 / 3.0, tf.ones_like(x), x * x), 0, 1,
        1 / 3 + (1 - 1 / 27) / 3, "discontinuous", points=(1.0 / 3.0,)),
