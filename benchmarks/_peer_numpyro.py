@@ -285,7 +285,8 @@ def _init(name):
     raise ValueError(f"init must be 'median' or 'uniform', got {name!r}")
 
 
-def run_mcmc(workload, data, *, chains, warmup, draws, seed, chain_method, init="median"):
+def run_mcmc(workload, data, *, chains, warmup, draws, seed, chain_method, init="median",
+             dense_mass=False):
     """Two NUTS runs (compile + first, then second with seed + 1) on the same MCMC object.
 
     Returns
@@ -305,7 +306,7 @@ def run_mcmc(workload, data, *, chains, warmup, draws, seed, chain_method, init=
     model, build = MODELS[workload]
     args = build(data)
     kernel = NUTS(model, init_strategy=_init(init), target_accept_prob=0.8,
-                  max_tree_depth=10)
+                  max_tree_depth=10, dense_mass=dense_mass)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
                 chain_method=chain_method, progress_bar=False, jit_model_args=True)
     times, jit = [], []

@@ -1,5 +1,5 @@
-"""Metric adaptation: Stan's (variance of draws) against nutpie's diagonal estimate from
-draws and gradients (issue 13), on W1-W5, in one process.
+"""Metric adaptation: Stan's diagonal (variance of draws), nutpie's diagonal estimate from
+draws and gradients, and Stan's dense metric (issue 13), on W1-W5, in one process.
 
 For each workload and adaptation: min bulk ESS over parameters, leapfrog steps (gradients)
 of the whole run (warm-up + sampling), ESS per 1,000 gradients, wall time of sampling
@@ -38,10 +38,11 @@ def main(argv=None):
         data = module.load_data()
         model, obs = module.build(data), module.observed(data)
         for seed in (int(s) for s in args.seeds.split(",")):
-            for adaptation in ("stan", "gradient"):
+            for adaptation in ("stan", "gradient", "dense"):
                 dt = sample(model, obs, chains=4, warmup=args.warmup, draws=args.draws,
                             seed=seed, progress=False, log_likelihood=False,
-                            metric_adaptation=adaptation)
+                            metric_adaptation="stan" if adaptation == "dense" else adaptation,
+                            dense_mass=adaptation == "dense")
                 ess = float(np.min([az.ess(dt, method="bulk")[v].values.min()
                                     for v in module.PARAMS]))
                 steps = int(dt.sample_stats["n_steps"].values.sum())

@@ -134,6 +134,12 @@ def _reference(root, name):
     return {k: np.concatenate([np.asarray(ch[k]) for ch in chains]) for k in chains[0]}
 
 
+#: the metrics compared: Stan's diagonal, nutpie's gradient-based diagonal, Stan's dense
+VARIANTS = {"stan": dict(metric_adaptation="stan", dense_mass=False),
+            "gradient": dict(metric_adaptation="gradient", dense_mass=False),
+            "dense": dict(metric_adaptation="stan", dense_mass=True)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--posteriordb", required=True, help="a posteriordb checkout")
@@ -141,6 +147,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--only", default="", help="comma-separated posterior names")
+    p.add_argument("--variants", default="stan,gradient",
+                   help=f"comma-separated metrics from {sorted(VARIANTS)}")
     args = p.parse_args(argv)
     import arviz as az
     import tensorflow as tf
@@ -159,15 +167,16 @@ def main(argv=None):
             continue
         model, observed, names, derived = build(_read(args.posteriordb, "data", data_name))
         ref = _reference(args.posteriordb, name)
-        for adaptation in ("stan", "gradient"):  # compile each sampler before timing
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        for adaptation in variants:  # compile each sampler before timing
             sample(model, observed, warmup=20, draws=10, progress=False,
-                   log_likelihood=False, metric_adaptation=adaptation)
+                   log_likelihood=False, **VARIANTS[adaptation])
         for seed in (int(s) for s in args.seeds.split(",")):
-            for adaptation in ("stan", "gradient"):
+            for adaptation in variants:
                 tic = time.perf_counter()
                 dt = sample(model, observed, warmup=args.warmup, draws=args.draws,
                             seed=seed, progress=False, log_likelihood=False,
-                            metric_adaptation=adaptation, derived=derived)
+                            derived=derived, **VARIANTS[adaptation])
                 wall = time.perf_counter() - tic
                 bulk = az.ess(dt, method="bulk")
                 params = [v for v in dt.posterior.data_vars if v != "theta"]

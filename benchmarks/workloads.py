@@ -114,7 +114,8 @@ def worker_numpyro(job):
         data = _load_data(C.WORKLOADS[job["workload"]])
         out = P.run_mcmc(job["workload"], data, chains=job["chains"], warmup=job["warmup"],
                          draws=job["draws"], seed=job["seed"], chain_method=job["chain_method"],
-                         init=job.get("init", "median"))
+                         init=job.get("init", "median"),
+                         dense_mass=job.get("dense_mass", False))
         truth = job.get("truth")
         log_joint = P.log_joint(job["workload"], data, truth) if truth else None
         run = {"first_s": out["first_s"], "second_s": out["second_s"],
@@ -293,8 +294,9 @@ def run_workloads(args, log):
                 if tool == "bayesquad":
                     res = run_worker("bayesquad", job, args.python, args.timeout)
                 else:
-                    method = tool.split("-", 1)[1]
+                    method = tool.split("-")[1]
                     job.update(chain_method=method, init=args.np_init,
+                               dense_mass=tool.endswith("-dense"),
                                compile_cache=args.np_compile_cache == "on",
                                truth=truths.get(wl) if wl != "W3u" else None)
                     res = run_worker("numpyro", job, args.np_python, args.timeout,

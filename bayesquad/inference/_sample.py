@@ -38,6 +38,21 @@ def _base_seed(seed):
     return np.array([seed & 0x7FFFFFFF, (seed >> 31) & 0x7FFFFFFF], np.int32)
 
 
+#: ``dense_mass="auto"`` adapts a dense metric up to this many unconstrained dimensions
+DENSE_AUTO_MAX_DIM = 32
+
+
+def resolve_dense_mass(dense_mass, dim):
+    """``dense_mass`` as a bool: ``"auto"`` is dense for ``dim <= DENSE_AUTO_MAX_DIM``."""
+    if isinstance(dense_mass, str):
+        if dense_mass != "auto":
+            raise ValueError(f'dense_mass must be True, False or "auto", got {dense_mass!r}')
+        return dim <= DENSE_AUTO_MAX_DIM
+    if not isinstance(dense_mass, (bool, np.bool_)):
+        raise TypeError(f'dense_mass must be True, False or "auto", got {dense_mass!r}')
+    return bool(dense_mass)
+
+
 def _check_settings(chains, warmup, draws, target_accept, max_tree_depth, init, log_likelihood,
                     chunk_size):
     for name, value, low in (("chains", chains, 1), ("warmup", warmup, 0), ("draws", draws, 1),
@@ -138,7 +153,7 @@ def _stack_infos(infos, warmup, total, chains):
 
 
 def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
-           target_accept=0.8, max_tree_depth=10, dense_mass=False, jit=True, progress=True,
+           target_accept=0.8, max_tree_depth=10, dense_mass="auto", jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
            quadrature="plan", metric_adaptation="stan", derived=None, bijectors=None):
     """Sample the posterior with NUTS; return an ArviZ DataTree.
@@ -162,8 +177,16 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     target_accept : float
         Dual-averaging target for the mean acceptance statistic over chains.
     max_tree_depth : int
-    dense_mass : bool
-        Adapt a dense metric instead of a diagonal one.
+    dense_mass : bool or "auto"
+        Adapt a dense metric (``True``) or a diagonal one (``False``). ``"auto"``
+        (default): dense when the unconstrained dimension is at most
+        ``DENSE_AUTO_MAX_DIM``, diagonal above (``attrs["dense_mass"]`` says which). A
+        dense metric removes linear correlations the diagonal one leaves to NUTS:
+        measured against the diagonal one, ESS/s 2.1x on W4, 2.7x on W2, unchanged on
+        W1, W3, W5, and 3.5-110x on four posteriordb posteriors of 3 to 26 dimensions
+        (eight schools unchanged); see BENCHMARKS.md. Above the threshold the estimate
+        from a window's draws is poorly conditioned and each leapfrog step pays a
+        ``D x D`` product: there the diagonal stays the default.
     jit : bool
         XLA-compile the sampler (about 2-3x faster on CPU, slower to compile).
     progress : bool
@@ -251,6 +274,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     times = {"start": time.perf_counter()}
     user_model, model = model, _model.working_model(model)
     layout, obs = _model.make_layout(model, observed, seed, bijectors)
+    dense_mass = resolve_dense_mass(dense_mass, sum(layout.sizes))
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     settings = {"inference": "nuts", "chains": chains, "warmup": warmup, "draws": draws,
                 "seed": int(seed), "init": init if isinstance(init, str) else "dict",

@@ -141,3 +141,19 @@ def test_adaptation_pieces_stop_after_warmup():
     assert abs(float(during["log_eps"]) - float(during["log_eps_bar"])) > 1e-3
     assert bool(_adaptation.window_ends_at(ends, tf.constant(19)))
     assert not bool(_adaptation.window_ends_at(ends, tf.constant(20)))
+
+
+@pytest.mark.parametrize("value, dim, expected", [
+    ("auto", 1, True), ("auto", 32, True), ("auto", 33, False), (True, 100, True),
+    (False, 2, False), (np.bool_(True), 5, True)])
+def test_dense_mass_auto_resolves_by_dimension(value, dim, expected):
+    from bayesquad.inference import _sample
+    assert _sample.resolve_dense_mass(value, dim) is expected
+
+
+@pytest.mark.parametrize("value, error", [("dense", ValueError), (1.5, TypeError),
+                                          (None, TypeError)])
+def test_dense_mass_bad_values_are_named(value, error):
+    from bayesquad.inference import _sample
+    with pytest.raises(error, match="dense_mass"):
+        _sample.resolve_dense_mass(value, 3)
