@@ -22,7 +22,7 @@ help:
 	@echo "make test       build .venv if needed, run the whole test suite (slow tests included)"
 	@echo "make test-fast  same, without tests marked slow"
 	@echo "make bench      install requirements-bench.lock (JAX, NumPyro) into .venv/bench, run benchmarks/quadrature.py"
-	@echo "                and benchmarks/workloads.py --repeats 2 (about 25 minutes; BENCH_ARGS=\"--quick\" for a smoke run)"
+	@echo "                and benchmarks/workloads.py --repeats 2 (about 45 minutes with the dense NumPyro peer; BENCH_ARGS=\"--quick\" for a smoke run)"
 	@echo "make clean      remove .venv and build artefacts"
 
 # Prints the path of a usable interpreter: 3.12 first (python3.12, python3, then every
