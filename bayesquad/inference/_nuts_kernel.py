@@ -73,7 +73,16 @@ def _slots(k, width):
     return hi - trailing + 1, hi
 
 
+#: The U-turn criterion's momentum sum: ``True`` excludes half of each end's momentum (the
+#: trapezoidal integral of the momentum along the trajectory, Betancourt 2017, A.4.2, as
+#: NumPyro), ``False`` the plain sum over every point (Stan). Both keep the sampler
+#: reversible; the trapezoidal sum stops a trajectory earlier when its ends already turn.
+TRAPEZOID_RHO = True
+
+
 def _turning(p_start, p_end, rho):
+    if TRAPEZOID_RHO:
+        rho = rho - 0.5 * (p_start + p_end)
     return (tf.reduce_sum(p_start * rho, -1) <= 0) | (tf.reduce_sum(p_end * rho, -1) <= 0)
 
 
