@@ -118,21 +118,20 @@ def step_size(state, i, warmup):
 
 
 def update(state, i, z, accept, warmup, slow_start, window_ends, target_accept, dense,
-           adaptation="stan", grad_z=None):
+           grad_z=None):
     """The state after warm-up step ``i`` (unchanged after warm-up).
 
     ``z`` ``[C, D]`` are the chains' new points, ``accept`` their mean acceptance
     statistics ``[C]`` (pooled: one step size for the chains of this state), ``grad_z``
-    the log density's gradient there (used by ``adaptation="gradient"``).
+    the log density's gradient there, pooled too when given (``adaptation="gradient"``
+    with a diagonal metric; None otherwise).
     """
     in_warmup = i < warmup
     state = tf.cond(in_warmup,
                     lambda: _dual_averaging(state, tf.reduce_mean(accept), target_accept),
                     lambda: state)
     in_slow = in_warmup & (i >= slow_start) & (i < tf.reduce_max(window_ends))
-    if adaptation == "gradient" and not dense:
-        return tf.cond(in_slow, lambda: _welford(state, z, dense, grad_z), lambda: state)
-    return tf.cond(in_slow, lambda: _welford(state, z, dense), lambda: state)
+    return tf.cond(in_slow, lambda: _welford(state, z, dense, grad_z), lambda: state)
 
 
 def window_ends_at(window_ends, i):

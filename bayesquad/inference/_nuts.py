@@ -240,7 +240,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
             grad_z = (carried(kr)[1] / st["scale"]
                       if adaptation == "gradient" and not dense else None)
             st = _adaptation.update(st, i, z, accept, warmup, slow_start, window_ends,
-                                    target_accept, dense, adaptation, grad_z)
+                                    target_accept, dense, grad_z)
 
             def remetric():
                 # the log density is the same at the same z; only the gradient's
