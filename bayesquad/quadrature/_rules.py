@@ -134,7 +134,9 @@ def _legendre_tail_error(h, functionals, weights, eps, steps=(1.0, 1.0)):
     one = tf.ones_like(tail)
     safe = tf.where(middle > 0, middle, one)
     ratio = tf.where(middle > 0, tf.minimum(tail / safe, 1.0), one)
-    tiny = tf.constant(np.finfo(np.float64).tiny, tail.dtype)
+    # the dtype's own smallest normal: float64's underflows to 0 in float32, and log(0)
+    # would make the decay test NaN (read as "not geometric")
+    tiny = tf.constant(np.finfo(tail.dtype.as_numpy_dtype).tiny, tail.dtype)
     log_t, log_u, log_m = (tf.math.log(tf.maximum(c, tiny)) for c in (tail, upper, middle))
     decay_tail = (log_u - log_t) / steps[0]  # per order, positive when decaying
     decay_mid = (log_m - log_u) / steps[1]
