@@ -215,8 +215,8 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         chains); vectorized adapts a better metric from short warm-ups. The transition
         kernel follows: bayesquad's lean NUTS for one chain per sampler, TFP's
         ``NoUTurnSampler`` for chains in lockstep (``attrs["kernel"]``: ``"lean"`` or
-        ``"tfp"``); both sample multinomially along the trajectory with Stan's U-turn
-        criterion.
+        ``"tfp"``); both sample multinomially along the trajectory. The lean kernel's
+        U-turn test uses the trapezoidal momentum sum (as NumPyro), TFP's its own.
     metric_adaptation : {"stan", "gradient"}
         How each warm-up window's diagonal metric is estimated: from the variance of the
         draws (Stan), or from draws and gradients, ``sqrt(var(draws)/var(gradients))``
