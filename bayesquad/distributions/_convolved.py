@@ -72,13 +72,9 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         ``Laplace``/``Logistic``; no window (the whole support) for other families.
         ``None``: always integrate over the whole support.
     quadrature : GaussLegendre, Adaptive or None
-        How the integral is computed, said as on every distribution:
-        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
-        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
-        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
-        outside a fit the defaults below apply. A rule given here is not re-planned. The
-        keywords below say the same in this distribution's own terms; give one or the
-        other.
+        How the integral is computed, as on every distribution (see :class:`Normalized`):
+        ``bayesquad.quadrature.GaussLegendre`` or ``Adaptive``; None: planned by a fit.
+        The keywords below say the same in this distribution's terms: give one or the other.
     method : str, optional
         Quadrature method for :func:`bayesquad.integrate`. Default ``"gauss-legendre"`` with
         a window, ``"auto"`` without one.

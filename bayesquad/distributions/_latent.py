@@ -164,7 +164,8 @@ class GaussianLatentMarginal(tfd.Distribution):
     """
 
     def __init__(self, conditional, scale, group_ids, num_groups=None, num_nodes=None,
-                 adaptive=True, quadrature=None, max_newton_steps=16, newton_tol=1e-6, validate_args=False,
+                 adaptive=True, quadrature=None, max_newton_steps=16, newton_tol=1e-6,
+                 validate_args=False,
                  allow_nan_stats=True, name="GaussianLatentMarginal"):
         parameters = dict(locals())
         if not callable(conditional):

@@ -16,7 +16,9 @@ from bayesquad.distributions._common import (
     convert_params,
     default_quadrature_options,
     integrate_log,
+    quadrature_keywords,
     runtime_interval_assertions,
+    set_keywords,
     validate_interval,
 )
 from bayesquad.quadrature._frozen import GaussLegendre
@@ -52,9 +54,17 @@ class IntervalFunctionMixin:
     """
 
     def _init_interval(self, fn, fn_name, low, high, params, points, dtype, *,
-                       require_finite=False, **quadrature):
-        """Check and store the inputs; returns the dtype. Call inside the name scope."""
+                       require_finite=False, choice=None, **quadrature):
+        """Check and store the inputs; returns the dtype. Call inside the name scope.
+
+        ``choice`` is the distribution's ``quadrature=`` argument, translated into the
+        ``integrate`` keywords of ``quadrature`` (which must then be at their defaults).
+        """
         check_callable(fn, fn_name)
+        if choice is not None:
+            quadrature = quadrature_keywords(
+                type(self).__name__, choice,
+                set_keywords({"method": DEFAULT_METHOD}, **quadrature))
         raw = dict(params) if hasattr(params, "items") else {}
         dtype = common_dtype(low, high, *raw.values(), dtype=dtype)
         self._fn = fn

@@ -117,18 +117,11 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
             raise ValueError(f"`root_iterations` must be a positive int, got {root_iterations!r}")
         if not isinstance(quantile_panels, (int, np.integer)) or quantile_panels < 1:
             raise ValueError(f"`quantile_panels` must be a positive int, got {quantile_panels!r}")
-        if quadrature is not None:
-            kw = C.quadrature_keywords("Normalized", quadrature, C.set_keywords(
-                {"method": C.DEFAULT_METHOD}, method=method, rtol=rtol, atol=atol,
-                nodes=nodes, panels=panels, max_evals=max_evals, max_levels=max_levels))
-            method = kw.pop("method")
-            rtol, atol, nodes, panels, max_evals, max_levels = (kw.get(k) for k in (
-                "rtol", "atol", "nodes", "panels", "max_evals", "max_levels"))
         with tf.name_scope(name) as name:
             dtype = self._init_interval(
                 log_density, "log_density", low, high, params, points, dtype,
-                method=method, rtol=rtol, atol=atol, nodes=nodes, panels=panels,
-                max_evals=max_evals, max_levels=max_levels)
+                choice=quadrature, method=method, rtol=rtol, atol=atol, nodes=nodes,
+                panels=panels, max_evals=max_evals, max_levels=max_levels)
             self._root_iterations = int(root_iterations)
             self._quantile_panels = int(quantile_panels)
             super().__init__(

@@ -81,13 +81,9 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
     bound_grid : int, default 1024
     bound_safety : float, default 1.25
     quadrature : GaussLegendre, Adaptive or None
-        How the integral is computed, said as on every distribution:
-        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
-        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
-        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
-        outside a fit the defaults below apply. A rule given here is not re-planned. The
-        keywords below say the same in this distribution's own terms; give one or the
-        other.
+        How the integral is computed, as on every distribution (see :class:`Normalized`):
+        ``bayesquad.quadrature.GaussLegendre`` or ``Adaptive``; None: planned by a fit.
+        The keywords below say the same in this distribution's terms: give one or the other.
     method, rtol, atol, nodes, panels, max_evals, max_levels, points
         Quadrature settings for ``∫λ`` (see :class:`Normalized`).
     dtype, validate_args, allow_nan_stats, name
@@ -143,18 +139,11 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
             raise ValueError(f"`bound_grid` must be an int >= 2, got {bound_grid!r}")
         if not bound_safety >= 1.0:
             raise ValueError(f"`bound_safety` must be >= 1, got {bound_safety!r}")
-        if quadrature is not None:
-            kw = C.quadrature_keywords("PoissonProcess", quadrature, C.set_keywords(
-                {"method": C.DEFAULT_METHOD}, method=method, rtol=rtol, atol=atol,
-                nodes=nodes, panels=panels, max_evals=max_evals, max_levels=max_levels))
-            method = kw.pop("method")
-            rtol, atol, nodes, panels, max_evals, max_levels = (kw.get(k) for k in (
-                "rtol", "atol", "nodes", "panels", "max_evals", "max_levels"))
         with tf.name_scope(name) as name:
             dtype = self._init_interval(
                 log_intensity, "log_intensity", low, high, params, points, dtype,
-                require_finite=True, method=method, rtol=rtol, atol=atol, nodes=nodes,
-                panels=panels, max_evals=max_evals, max_levels=max_levels)
+                require_finite=True, choice=quadrature, method=method, rtol=rtol, atol=atol,
+                nodes=nodes, panels=panels, max_evals=max_evals, max_levels=max_levels)
             self._intensity_bound = (None if intensity_bound is None else
                                      tf.convert_to_tensor(intensity_bound, dtype,
                                                           name="intensity_bound"))

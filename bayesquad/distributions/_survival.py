@@ -72,13 +72,9 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         ``∝ v^{p(1+g)-1} dv``, smooth for the Gauss–Legendre nodes; ``power=1`` integrates
         in ``u`` directly.
     quadrature : GaussLegendre, Adaptive or None
-        How the integral is computed, said as on every distribution:
-        ``bayesquad.quadrature.GaussLegendre(nodes, panels)`` or
-        ``bayesquad.quadrature.Adaptive(method, rtol=..., ...)``. None (default): a fit
-        plans a frozen rule over the posterior region (``sample(quadrature="plan")``);
-        outside a fit the defaults below apply. A rule given here is not re-planned. The
-        keywords below say the same in this distribution's own terms; give one or the
-        other.
+        How the integral is computed, as on every distribution (see :class:`Normalized`):
+        ``bayesquad.quadrature.GaussLegendre`` or ``Adaptive``; None: planned by a fit.
+        The keywords below say the same in this distribution's terms: give one or the other.
     method : str
         Quadrature method (default ``"gauss-legendre"``).
     nodes : int, optional

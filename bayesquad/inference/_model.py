@@ -260,7 +260,8 @@ class _JointBijector(_tfd_joint._DefaultJointBijector):  # pylint: disable=prote
         out = []
         gen = self._jd._model_coroutine()  # pylint: disable=protected-access
         cond = None
-        for value, chosen in zip(self._jd._model_flatten(samples), self._chosen):  # pylint: disable=protected-access
+        values = self._jd._model_flatten(samples)  # pylint: disable=protected-access
+        for value, chosen in zip(values, self._chosen):
             d = gen.send(cond)
             dist = d.distribution if type(d).__name__ == "Root" else d
             bij = chosen
