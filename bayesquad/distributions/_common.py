@@ -395,6 +395,13 @@ def quadrature_keywords(owner, quadrature, given, accepts=ONE_D_RULES):
         raise ValueError(f"{owner}: pass quadrature= or the keywords {sorted(given)}, not "
                          f"both (quadrature={quadrature!r} says how the integral is computed)")
     if isinstance(quadrature, GaussLegendre):
+        if quadrature.scale is not None:
+            raise ValueError(
+                f"{owner}(quadrature={quadrature!r}): `scale` is a setting of a quadrature "
+                "plan for an infinite range (found by a fit, or given as "
+                "sample(quadrature={key: plan})); as a configured rule use "
+                "GaussLegendre(nodes, panels), whose infinite ranges are mapped as "
+                "bayesquad.integrate maps them, with an error estimate")
         return {"method": "gauss-legendre", "nodes": quadrature.nodes,
                 "panels": quadrature.panels}
     if isinstance(quadrature, Adaptive):

@@ -135,16 +135,19 @@ class IntervalFunctionMixin:
     def _window_plan(self):
         """The quadrature plan in force for the whole-window integral, or None.
 
-        Planned only with default settings and a window known to be finite; candidates
-        are composite Gauss–Legendre rules, cheapest first.
+        Planned only with default settings and a window whose ends are known when the
+        model is built: composite Gauss–Legendre rules on a finite window, rules after the
+        map ``x = a + scale·u/(1-u)`` (a ladder of scales) where an end is infinite;
+        cheapest first.
         """
         if not getattr(self, "_plannable", False):
             return None
         lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
-        if lo is None or hi is None or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        if lo is None or hi is None:
             return None
+        finite = np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
         return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
-                             gauss_legendre_candidates)
+                             gauss_legendre_candidates if finite else mapped_candidates)
 
     def _window_log_integral(self, what):
         """``(log ∫_low^high exp(fn), status)``: the plan's frozen rule where one is in
@@ -153,7 +156,7 @@ class IntervalFunctionMixin:
         plan = self._window_plan()
         if plan is not None:
             keys = tuple(self._params)
-            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"))
+            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"), plan.get("scale"))
             fn = self._fn
             value = rule.integrate(lambda x, *v: fn(x, **dict(zip(keys, v))), self._low,
                                    self._high, args=tuple(self._params[k] for k in keys),
@@ -174,6 +177,24 @@ def gauss_legendre_candidates():
     return [_plans.Plan.make(GaussLegendre(n, p).describe(), cost, ladder="panels",
                              monotone=("nodes", "panels"), nodes=n, panels=p)
             for cost, p, n in pairs]
+
+
+#: nodes and scales of the candidates of a range with an infinite end: the scale is the
+#: length from the finite end (from 0 on the whole line) within which half the nodes lie
+_MAPPED_NODES = (8, 12, 16, 24, 32, 48, 64, 96, 128)
+_MAPPED_SCALES = (1 / 64, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
+
+
+def mapped_candidates():
+    """Gauss–Legendre plans after ``x = a + scale·u/(1-u)``, cheapest first.
+
+    No order is declared between scales (too small a scale under-resolves a long tail,
+    too large one a narrow peak near the end), so each scale is a family climbed along
+    its node count.
+    """
+    rules = sorted(((n, s) for n in _MAPPED_NODES for s in _MAPPED_SCALES))
+    return [_plans.Plan.make(GaussLegendre(n, 1, s).describe(), n, ladder="nodes",
+                             nodes=n, panels=1, scale=s) for n, s in rules]
 
 
 def default_max_events(expected_count):

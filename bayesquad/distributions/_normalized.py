@@ -74,9 +74,12 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
     for a spike, kink or step much narrower than the window (pass ``points`` at it or
     raise ``panels``), for integrable endpoint singularities (use ``method="tanh-sinh"``
     or ``"auto"``), and for infinite ranges whose mass sits far from the unit scale (the
-    quadrature maps ``[a, inf)`` by ``x = a + t/(1-t)``; shift/scale the variable or use
-    finite limits covering the mass). The status reports these cases (its error estimate
-    is the Legendre-coefficient tail). Adaptive methods need
+    configured rule maps ``[a, inf)`` by ``x = a + t/(1-t)``; shift/scale the variable or
+    use finite limits covering the mass). The status reports these cases (its error
+    estimate is the Legendre-coefficient tail). In a fit with default settings, ranges
+    with an infinite end are planned too: Gauss-Legendre after ``x = a + s·u/(1-u)``
+    with the scale ``s`` and node count chosen over the posterior region (a ladder of
+    scales from 1/64 to 1024; mass on a scale outside it keeps the configured rule). Adaptive methods need
     ``use_vectorized_map=False`` in auto-batched joint distributions. ``mean`` and
     ``variance`` are meaningless for heavy tails without those moments.
 

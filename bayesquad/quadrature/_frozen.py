@@ -19,14 +19,17 @@ __all__ = ["GaussLegendre"]
 
 @functools.lru_cache(maxsize=None)
 def _composite(nodes, panels):
-    """Unit-interval nodes ``t`` and weights (summing to 1) of ``panels`` copies."""
+    """Unit-interval nodes ``t``, their complements ``1 - t`` (computed without
+    cancellation, for the maps of infinite ranges) and weights (summing to 1) of
+    ``panels`` copies."""
     x, w = _tables.gauss_legendre(nodes)
     p = np.arange(panels, dtype=np.float64)[:, None]
     t = ((p + 0.5 * (x + 1.0)) / panels).ravel()
+    tc = ((panels - 1 - p + 0.5 * (1.0 - x)) / panels).ravel()
     weights = np.tile(0.5 * w / panels, panels)
-    t.setflags(write=False)
-    weights.setflags(write=False)
-    return t, weights
+    for a in (t, tc, weights):
+        a.setflags(write=False)
+    return t, tc, weights
 
 
 class GaussLegendre:
@@ -38,6 +41,12 @@ class GaussLegendre:
         Nodes per panel (1 to 1024).
     panels : int
         Equal panels on the range (default 1).
+    scale : float, optional
+        For infinite ranges: the rule is applied on ``u`` in [0, 1] after
+        ``x = a + scale·u/(1-u)`` on ``[a, inf)``, ``x = b - scale·u/(1-u)`` on
+        ``(-inf, b]`` and ``x = scale·(2u-1)/(u(1-u))`` on the whole line, so that half
+        the nodes lie within ``scale`` of the finite end (of 0 on the line). Finite
+        ranges ignore it; without it an infinite range is refused.
 
     Notes
     -----
@@ -46,15 +55,25 @@ class GaussLegendre:
     near the range; kinks, endpoint singularities and features narrower than a panel
     converge slowly or not at all, and nothing here says so. Such integrands belong to
     :func:`bayesquad.integrate`, whose answers carry an error estimate and a status.
+    On an infinite range the mapped integrand must decay on about ``scale``: mass far
+    beyond ``scale / nodes`` of resolution near the end, or a tail decaying like a power
+    ``|x|^-p`` (an algebraic endpoint singularity after the map), is resolved slowly.
     """
 
-    def __init__(self, nodes, panels=1):
+    def __init__(self, nodes, panels=1, scale=None):
         for name, value, top in (("nodes", nodes, _tables.MAX_TABLE_NODES),
                                  ("panels", panels, 1 << 20)):
             if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
                     or not 1 <= value <= top):
                 raise ValueError(f"{name}={value!r} must be an integer in [1, {top}]")
-        self.nodes, self.panels = int(nodes), int(panels)
+        if scale is not None:
+            if (not isinstance(scale, numbers.Real) or isinstance(scale, bool)
+                    or not (np.isfinite(scale) and scale > 0)):
+                raise ValueError(f"scale={scale!r} must be a positive finite number (the "
+                                 "length over which the integrand on an infinite range "
+                                 "decays), or None for finite ranges only")
+            scale = float(scale)
+        self.nodes, self.panels, self.scale = int(nodes), int(panels), scale
 
     @property
     def cost(self):
@@ -64,33 +83,44 @@ class GaussLegendre:
     def describe(self):
         """Words for a report: ``"16-node Gauss–Legendre"``, ``"... x 4 panels"``."""
         text = f"{self.nodes}-node Gauss–Legendre"
-        return text if self.panels == 1 else f"{text} × {self.panels} panels"
+        if self.panels != 1:
+            text = f"{text} × {self.panels} panels"
+        if self.scale is not None:
+            text = f"{text} after x = a ± {self.scale:g}·u/(1−u) on infinite ranges"
+        return text
 
     def to_dict(self):
-        return {"rule": "gauss-legendre", "nodes": self.nodes, "panels": self.panels}
+        out = {"rule": "gauss-legendre", "nodes": self.nodes, "panels": self.panels}
+        if self.scale is not None:
+            out["scale"] = self.scale
+        return out
+
+    def _key(self):
+        return (self.nodes, self.panels, self.scale)
 
     def __eq__(self, other):
-        return isinstance(other, GaussLegendre) and (self.nodes, self.panels) == (
-            other.nodes, other.panels)
+        return isinstance(other, GaussLegendre) and self._key() == other._key()
 
     def __hash__(self):
-        return hash(("gauss-legendre", self.nodes, self.panels))
+        return hash(("gauss-legendre",) + self._key())
 
     def __repr__(self):
-        return f"GaussLegendre(nodes={self.nodes}, panels={self.panels})"
+        scale = "" if self.scale is None else f", scale={self.scale!r}"
+        return f"GaussLegendre(nodes={self.nodes}, panels={self.panels}{scale})"
 
     def unit_rule(self, dtype=tf.float64):
         """``(t, w)`` on [0, 1] as constants of ``dtype`` (weights sum to 1)."""
-        t, w = _composite(self.nodes, self.panels)
+        t, _, w = _composite(self.nodes, self.panels)
         return tf.constant(t, dtype), tf.constant(w, dtype)
 
     def integrate(self, f, lower, upper, *, args=(), log=False):
         """``∫_lower^upper f(x, *args) dx`` by this rule (``log``: of ``exp(f)``, as a log).
 
         ``f`` gets the nodes on the leading axis, ``x.shape == [m] + batch_shape`` as for
-        :func:`bayesquad.integrate`; ``lower`` and ``upper`` must be finite. Returns the
-        value only, shape ``batch_shape``; gradients flow to ``args``, captured tensors and
-        the limits.
+        :func:`bayesquad.integrate`. ``lower`` and ``upper`` must be finite unless the
+        rule has a ``scale``; then either may be infinite (per element; ``lower <
+        upper`` where one is). Returns the value only, shape ``batch_shape``; gradients
+        flow to ``args``, captured tensors and finite limits.
         """
         lower = tf.convert_to_tensor(lower)
         dtype = lower.dtype
@@ -99,15 +129,65 @@ class GaussLegendre:
         batch = tf.TensorShape([])
         for s in [lower.shape, upper.shape] + [a.shape for a in args]:
             batch = tf.broadcast_static_shape(batch, s)
-        t, w = self.unit_rule(dtype)
-        t = tf.reshape(t, [-1] + [1] * batch.rank)
-        width = upper - lower
-        x = tf.broadcast_to(lower + width * t, tf.TensorShape([t.shape[0]]).concatenate(batch))
+        self._check_limits(lower, upper)
+        t_np, tc_np, w_np = _composite(self.nodes, self.panels)
+        shape = [-1] + [1] * batch.rank
+        t, w = (tf.reshape(tf.constant(a, dtype), shape) for a in (t_np, w_np))
+        nodes = tf.TensorShape([t.shape[0]]).concatenate(batch)
+        if self.scale is None:
+            width = upper - lower
+            x, log_jac = lower + width * t, tf.math.log(width)
+        else:
+            tc = tf.reshape(tf.constant(tc_np, dtype), shape)
+            x, log_jac = _mapped_nodes(t, tc, lower, upper, tf.constant(self.scale, dtype))
+        x = tf.broadcast_to(x, nodes)
         g = tf.convert_to_tensor(f(x, *args))
         if g.shape.rank is not None and g.shape != x.shape:
             raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
                              f"{x.shape.as_list()}; it must return one value per node")
-        w = tf.reshape(w, t.shape)
+        if self.scale is None:
+            if log:
+                return tf.reduce_logsumexp(g + tf.math.log(w), 0) + log_jac
+            return tf.reduce_sum(w * g, 0) * tf.exp(log_jac)
         if log:
-            return tf.reduce_logsumexp(g + tf.math.log(w), 0) + tf.math.log(width)
-        return tf.reduce_sum(w * g, 0) * width
+            return tf.reduce_logsumexp(g + tf.math.log(w) + log_jac, 0)
+        return tf.reduce_sum(w * g * tf.exp(log_jac), 0)
+
+    def _check_limits(self, lower, upper):
+        if self.scale is not None:
+            return
+        for name, value in (("lower", lower), ("upper", upper)):
+            static = tf.get_static_value(value)
+            if static is not None and not np.all(np.isfinite(static)):
+                raise ValueError(
+                    f"`{name}` is not finite; a Gauss-Legendre rule on an infinite range "
+                    "needs a `scale` (GaussLegendre(nodes, scale=...)), or use "
+                    "bayesquad.integrate")
+
+
+def _mapped_nodes(t, tc, lower, upper, scale):
+    """Nodes ``x`` and ``log dx/du`` on each element's kind of range.
+
+    Finite ``[a, b]``: ``x = a + (b-a) u``. ``[a, inf)``: ``x = a + s u/(1-u)``, Jacobian
+    ``s/(1-u)^2``; ``(-inf, b]`` the mirror image; the line: ``x = s (u - (1-u))/(u (1-u))``,
+    Jacobian ``s (u^2 + (1-u)^2)/(u (1-u))^2``. ``1 - u`` is the exact complement ``tc``,
+    so nodes near ``u = 1`` keep their full distance from the end.
+    """
+    lo_inf, hi_inf = tf.math.is_inf(lower), tf.math.is_inf(upper)
+    zero = tf.zeros_like(lower)
+    lo = tf.where(lo_inf, zero, lower)  # keep inf out of unused branches and gradients
+    hi = tf.where(hi_inf, zero, upper)
+    width = tf.where(lo_inf | hi_inf, tf.ones_like(lower), hi - lo)
+    ratio = t / tc
+    x_finite = lo + width * t
+    x_upper = lo + scale * ratio
+    x_lower = hi - scale * ratio
+    x_line = scale * (t - tc) / (t * tc)
+    log_half = tf.math.log(scale) - 2.0 * tf.math.log(tc)
+    log_line = (tf.math.log(scale) + tf.math.log(t * t + tc * tc)
+                - 2.0 * tf.math.log(t * tc))
+    x = tf.where(lo_inf & hi_inf, x_line,
+                 tf.where(hi_inf, x_upper, tf.where(lo_inf, x_lower, x_finite)))
+    log_jac = tf.where(lo_inf & hi_inf, log_line,
+                       tf.where(lo_inf | hi_inf, log_half, tf.math.log(width) + zero * t))
+    return x, log_jac

@@ -311,7 +311,10 @@ def _plans_table(dt, check):
                  if check is not None and check.passed else "not certified (see the check)")
     rows = []
     for key, plan in sorted(plans.items()):
-        measured = report.get("integrals", {}).get(key, {}).get("error_vs_finest")
+        entry = report.get("integrals", {}).get(key, {})
+        # "error_vs_finest": the name in DataTrees written before plans were measured
+        # against the reference
+        measured = entry.get("error_vs_reference", entry.get("error_vs_finest"))
         rows.append((key, f"{plan['description']} ({plan['cost']} evaluations per integral)"
                      + (f"; planned at {meta.get('points')} points, |Δ log p| ≤ "
                         f"{_num(measured)}" if measured is not None else "")))

@@ -154,3 +154,11 @@ def test_rule_objects_describe_themselves():
     assert GaussHermite(10).describe() == "10-node adaptive Gauss–Hermite"
     assert Adaptive(rtol=1e-8) == Adaptive("auto", rtol=1e-8)
     assert len({GaussHermite(4), GaussHermite(4), GaussLegendre(4)}) == 2
+
+
+def test_a_mapped_rule_is_a_plan_setting_not_a_configured_rule():
+    """``GaussLegendre(scale=...)`` is what a plan for an infinite range freezes; as a
+    configured rule (with an error estimate) it would mean something integrate cannot
+    do, so it is refused with the way to say it."""
+    with pytest.raises(ValueError, match="scale.*plan"):
+        normalized(quadrature=GaussLegendre(16, scale=4.0))

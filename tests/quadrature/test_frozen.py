@@ -104,3 +104,88 @@ def test_bad_sizes_name_themselves(kwargs):
 def test_integrand_must_return_one_value_per_node():
     with pytest.raises(ValueError, match="one value per node"):
         GaussLegendre(8).integrate(lambda x: tf.reduce_sum(x, 0), tf.zeros([3], F64), 1.0)
+
+
+# -- infinite ranges: the rule after x = a + scale·u/(1-u) ------------------------------
+INF = math.inf
+MAPPED = [
+    # (log f, lower, upper, exact log integral, rule)
+    (lambda x: -x / 5.0 + 2.0 * tf.math.log(x), 0.0, INF, math.log(2.0 * 5.0 ** 3),
+     GaussLegendre(48, scale=16.0)),                      # Gamma(3, 5) kernel
+    (lambda x: -0.5 * tf.square(x - 1.0), 1.0, INF, math.log(math.sqrt(math.pi / 2)),
+     GaussLegendre(48, scale=4.0)),                       # half-Gaussian from its mode
+    (lambda x: x / 3.0, -INF, 2.0, math.log(3.0) + 2.0 / 3.0, GaussLegendre(48, scale=4.0)),
+    (lambda x: -0.5 * tf.square(x / 2.0), -INF, INF, math.log(2.0 * math.sqrt(2 * math.pi)),
+     GaussLegendre(48, scale=4.0)),                       # the whole line
+    (lambda x: -2.0 * tf.math.log1p(tf.square(x)), -INF, INF, math.log(math.pi / 2),
+     GaussLegendre(64, scale=1.0)),                       # a power-law tail (1+x^2)^-2
+]
+
+
+@pytest.mark.parametrize("case", MAPPED, ids=[f"mapped{i}" for i in range(len(MAPPED))])
+def test_mapped_catalogue(case):
+    log_f, lo, hi, exact, rule = case
+    got = rule.integrate(log_f, tf.constant(lo, F64), tf.constant(hi, F64), log=True)
+    assert float(got) == pytest.approx(exact, abs=1e-11)
+
+
+def test_mapped_batch_mixes_finite_and_infinite_ranges():
+    """One call, per-element kinds: [0, 1], [0, inf), (-inf, 0] of exp(-|x|) ... and a
+    finite element ignores the scale."""
+    lo = tf.constant([0.0, 0.0, -INF], F64)
+    hi = tf.constant([1.0, INF, 0.0], F64)
+    got = GaussLegendre(64, scale=2.0).integrate(lambda x: -tf.abs(x), lo, hi, log=True)
+    np.testing.assert_allclose(got.numpy(), [math.log(1 - math.exp(-1)), 0.0, 0.0],
+                               atol=1e-12)
+
+
+def test_mapped_gradients_to_args_and_the_finite_end():
+    """log int_a^inf exp(-r x) dx = -log r - r a: d/dr = -1/r - a, d/da = -r."""
+    r, a = tf.constant(0.8, F64), tf.constant(0.3, F64)
+    with tf.GradientTape() as tape:
+        tape.watch([r, a])
+        v = GaussLegendre(48, scale=2.0).integrate(lambda x, r: -r * x, a, INF, args=(r,),
+                                                   log=True)
+    gr, ga = tape.gradient(v, [r, a])
+    assert float(v) == pytest.approx(-math.log(0.8) - 0.8 * 0.3, abs=1e-12)
+    assert float(gr) == pytest.approx(-1 / 0.8 - 0.3, rel=1e-10)
+    assert float(ga) == pytest.approx(-0.8, rel=1e-10)
+
+
+def test_mapped_under_xla_and_float32():
+    @tf.function(jit_compile=True)
+    def run(r):
+        with tf.GradientTape() as tape:
+            tape.watch(r)
+            v = GaussLegendre(48, scale=2.0).integrate(lambda x, r: -r * x, tf.zeros_like(r),
+                                                       INF, args=(r,), log=True)
+        return v, tape.gradient(v, r)
+
+    for dtype, rtol in ((tf.float64, 1e-11), (tf.float32, 2e-5)):
+        r = tf.constant([0.5, 2.0], dtype)
+        v, g = run(r)
+        assert v.dtype == dtype
+        np.testing.assert_allclose(v.numpy(), -np.log([0.5, 2.0]), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(g.numpy(), -1 / np.array([0.5, 2.0]), rtol=rtol)
+
+
+def test_mapped_scale_matters_negative_control():
+    """A scale 1000x off the integrand's decay length leaves a visible error: the plan's
+    search, not the rule, must choose it."""
+    got = GaussLegendre(16, scale=1000.0).integrate(lambda x: -x, tf.constant(0.0, F64), INF,
+                                                   log=True)
+    assert abs(float(got)) > 1e-3
+
+
+def test_infinite_range_without_scale_is_refused():
+    with pytest.raises(ValueError, match="scale"):
+        GaussLegendre(16).integrate(lambda x: -x, tf.constant(0.0, F64), INF)
+    with pytest.raises(ValueError, match="scale"):
+        GaussLegendre(16, scale=-1.0)
+
+
+def test_scale_is_part_of_the_rule():
+    assert GaussLegendre(16, scale=2.0) != GaussLegendre(16)
+    assert GaussLegendre(16, scale=2.0) == GaussLegendre(16, 1, 2.0)
+    assert "u/(1−u)" in GaussLegendre(16, scale=2.0).describe()
+    assert GaussLegendre(16, scale=2.0).to_dict()["scale"] == 2.0
