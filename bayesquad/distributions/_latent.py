@@ -240,6 +240,9 @@ class GaussianLatentMarginal(tfd.Distribution):
                 raise ValueError(f"conditional(u) must have batch shape [..., n_obs="
                                  f"{self._n_obs}], got {pb}")
             self._probe = probe
+            # the family is fixed by the callable: decided once here, so that the mode
+            # search does not build a non-canonical conditional twice per trace
+            self._canonical = _canonical.natural_parameter(probe) is not None
             self._cond_batch = pb[:-1]
             super().__init__(
                 dtype=probe.dtype,
@@ -316,7 +319,8 @@ class GaussianLatentMarginal(tfd.Distribution):
     def _derivatives(self, y, u, lead):
         """Per-group first and second derivative of the log-likelihood at ``u``."""
         u_obs = self._gather(u)
-        closed = _canonical.derivatives(self._conditional, u_obs, y)
+        closed = (_canonical.derivatives(self._conditional, u_obs, y) if self._canonical
+                  else None)
         if closed is not None:
             return self._segment_sum(closed[0], lead), self._segment_sum(closed[1], lead)
         with tf.GradientTape() as outer:

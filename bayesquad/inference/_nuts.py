@@ -98,11 +98,7 @@ def with_start_gradients(states, value_and_grad, dense):
     if not fresh:
         return list(states)
 
-    def z_of(st):
-        if dense:
-            return st["loc"] + st["y"] @ st["scale"].T
-        return st["loc"] + st["scale"] * st["y"]
-    z = np.concatenate([z_of(states[i]) for i in fresh])
+    z = np.concatenate([np.asarray(_to_z(states[i], states[i]["y"], dense)) for i in fresh])
     lp, grad_z = value_and_grad(tf.constant(z))
     lp, grad_z = np.asarray(lp), np.asarray(grad_z)
     out, at = list(states), 0

@@ -270,6 +270,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
     if chain_method not in _chains.CHAIN_METHODS:
         raise ValueError(f"chain_method must be one of {_chains.CHAIN_METHODS}, got "
                          f"{chain_method!r}")
+    resolve_dense_mass(dense_mass, 0)  # a bad value is refused before the model is traced
     sizes = _chains.group_sizes(chains, chain_method)
     times = {"start": time.perf_counter()}
     user_model, model = model, _model.working_model(model)

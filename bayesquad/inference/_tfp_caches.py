@@ -38,7 +38,8 @@ def prime(model, observed):
 
     def run_one(dist, sample_shape, seed, value=None):
         # TFP's naming rule for coroutines: the explicit name, else var<index>
-        name = jd_module.get_explicit_name_for_component(dist) or f"var{len(names)}"
+        explicit = jd_module.get_explicit_name_for_component(dist)
+        name = explicit or f"var{len(names)}"
         if value is None and name in observed:
             value = tf.convert_to_tensor(np.asarray(observed[name]), dtype=dist.dtype)
         elif value is None:
@@ -48,7 +49,7 @@ def prime(model, observed):
         attributes.append(jd_module.StaticDistributionAttributes(
             batch_shape=dist.batch_shape, dtype=dist.dtype,
             experimental_shard_axis_names=dist.experimental_shard_axis_names,
-            event_shape=dist.event_shape, name=jd_module.get_explicit_name_for_component(dist),
+            event_shape=dist.event_shape, name=explicit,
             reparameterization_type=dist.reparameterization_type))
         return jd_module.ValueWithTrace(value=value, traced=None)
 
