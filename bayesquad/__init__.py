@@ -27,6 +27,7 @@ _LAZY = {
     "MapResult": "bayesquad.inference", "find_map": "bayesquad.inference",
     "fit_vi": "bayesquad.inference", "sample": "bayesquad.inference",
     "IntegrationResult": "bayesquad.quadrature", "Status": "bayesquad.quadrature",
+    "cubature": "bayesquad.quadrature",
     "integrate": "bayesquad.quadrature", "reference_settings": "bayesquad.quadrature",
     "status_message": "bayesquad.quadrature",
 }

@@ -1,5 +1,6 @@
 """Differentiable, batched quadrature in TensorFlow (layer 1 of bayesquad)."""
 from bayesquad.quadrature._choice import Adaptive, GaussHermite
+from bayesquad.quadrature._cubature import cubature
 from bayesquad.quadrature._frozen import GaussLegendre
 from bayesquad.quadrature._integrate import integrate
 from bayesquad.quadrature._settings import reference_settings
@@ -23,6 +24,7 @@ __all__ = [
     "KRONROD_SIZES",
     "IntegrationResult",
     "Status",
+    "cubature",
     "gauss_hermite",
     "gauss_kronrod",
     "gauss_legendre",
