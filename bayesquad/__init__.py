@@ -22,6 +22,7 @@ _LAZY = {
     "Convolved": "bayesquad.distributions", "ExtendedUnbinned": "bayesquad.distributions",
     "GaussianLatentMarginal": "bayesquad.distributions",
     "Normalized": "bayesquad.distributions", "PoissonProcess": "bayesquad.distributions",
+    "SpatialPoissonProcess": "bayesquad.distributions",
     "SurvivalFromHazard": "bayesquad.distributions",
     "expected_bin_counts": "bayesquad.distributions", "pad_events": "bayesquad.distributions",
     "MapResult": "bayesquad.inference", "find_map": "bayesquad.inference",

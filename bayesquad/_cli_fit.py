@@ -123,6 +123,15 @@ def _posterior_predictive(args, inputs, dt, warn):
     if not args.ppc_draws or not callable(simulate):
         return
     from bayesquad.report import add_posterior_predictive
+    to_observed = getattr(inputs.module, "observed", None)
+    if callable(to_observed):
+        # simulate() returns a data set like the .npz; the model file's observed() says
+        # how data become the observed variables (W6: x and y -> the [n, 2] events xy)
+        raw_simulate = simulate
+
+        def simulate(seed, **params):
+            out = raw_simulate(seed, **params)
+            return {**out, **to_observed(out)}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)

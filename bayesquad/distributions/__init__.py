@@ -10,6 +10,7 @@ from bayesquad.distributions._latent import GaussianLatentMarginal
 from bayesquad.distributions._normalized import Normalized
 from bayesquad.distributions._plans import Plan
 from bayesquad.distributions._poisson_process import PoissonProcess, pad_events
+from bayesquad.distributions._spatial import SpatialPoissonProcess
 from bayesquad.distributions._survival import SurvivalFromHazard
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianLatentMarginal",
     "Normalized",
     "PoissonProcess",
+    "SpatialPoissonProcess",
     "SurvivalFromHazard",
     "expected_bin_counts",
     "pad_events",

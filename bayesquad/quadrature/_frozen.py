@@ -153,6 +153,45 @@ class GaussLegendre:
             return tf.reduce_logsumexp(g + tf.math.log(w) + log_jac, 0)
         return tf.reduce_sum(w * g * tf.exp(log_jac), 0)
 
+    def integrate_box(self, f, lower, upper, *, args=(), log=False):
+        """``∫ f`` over the box ``[lower, upper]`` (shape ``[..., d]``, finite) by the
+        tensor product of this rule on every axis (``(nodes·panels)^d`` evaluations).
+
+        ``f`` gets ``x.shape == [m] + batch_shape + [d]`` and returns ``[m] +
+        batch_shape``, as for :func:`bayesquad.cubature`. Returns the value only;
+        gradients flow to ``args``, captured tensors and the limits.
+        """
+        lower = tf.convert_to_tensor(lower)
+        dtype = lower.dtype
+        upper = tf.convert_to_tensor(upper, dtype)
+        args = tuple(tf.convert_to_tensor(a) for a in args)
+        dim = lower.shape[-1] if lower.shape.rank else None
+        if dim is None or upper.shape.rank == 0 or upper.shape[-1] != dim:
+            raise ValueError(f"`lower` and `upper` must have the same static trailing axis "
+                             f"(the dimension), got shapes {lower.shape} and {upper.shape}")
+        self._check_limits(lower, upper)
+        batch = tf.broadcast_static_shape(lower.shape[:-1], upper.shape[:-1])
+        for a in args:
+            batch = tf.broadcast_static_shape(batch, a.shape)
+        t, _, w = _composite(self.nodes, self.panels)
+        grid = np.stack([g.ravel() for g in np.meshgrid(*[t] * dim, indexing="ij")], -1)
+        log_w = np.sum(np.log(np.stack([g.ravel() for g in np.meshgrid(
+            *[w] * dim, indexing="ij")], -1)), -1)
+        shape = [grid.shape[0]] + [1] * batch.rank
+        grid = tf.reshape(tf.constant(grid, dtype), shape + [dim])
+        log_w = tf.reshape(tf.constant(log_w, dtype), shape)
+        width = upper - lower
+        x = tf.broadcast_to(lower + width * grid,
+                            tf.TensorShape([shape[0]]).concatenate(batch).concatenate([dim]))
+        g = tf.convert_to_tensor(f(x, *args))
+        if g.shape.rank is not None and g.shape != x.shape[:-1]:
+            raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
+                             f"{x.shape.as_list()}; it must return one value per node "
+                             f"({x.shape[:-1].as_list()})")
+        if log:  # lower < upper on every axis (a log of a negative volume is NaN)
+            return tf.reduce_logsumexp(g + log_w, 0) + tf.reduce_sum(tf.math.log(width), -1)
+        return tf.reduce_sum(tf.exp(log_w) * g, 0) * tf.reduce_prod(width, -1)
+
     def _check_limits(self, lower, upper):
         if self.scale is not None:
             return

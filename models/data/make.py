@@ -4,7 +4,7 @@
 
 Each file is ``simulate(seed)`` of its model at the WORKLOADS.md truths and sizes, with
 the seeds of ``../shared/benchmarks/make_data.py``, so the bundled data are the reference
-workloads W1-W5 themselves (``simulate`` reproduces that generator's random stream).
+workloads W1-W6 themselves (``simulate`` reproduces that generator's random stream).
 ``--check`` compares freshly simulated data with the files instead of writing them and
 exits non-zero on a difference. Needs numpy and the model files (which import
 bayesquad, hence TensorFlow, although ``simulate`` itself is numpy only).
@@ -25,6 +25,7 @@ SEEDS = {
     "glmm_logistic": 20240103,
     "survival_tvc": 20240104,
     "lifetime_resolution": 20240105,
+    "spatial_poisson": 20240106,
 }
 
 

@@ -1,8 +1,9 @@
-"""Independent numpy/scipy log posteriors (log-likelihood + log prior) of the five models.
+"""Independent numpy/scipy log posteriors (log-likelihood + log prior) of the six models.
 
 Nothing here uses TensorFlow or bayesquad: the integrals are closed forms (W1 erf, W2
 Bessel series, W5 exponentially modified Gaussian) or scipy/numpy integrations with
-their own error control (W3 trapezoid on a fine grid, W4 QAWS with the ``u^g1`` weight).
+their own error control (W3 trapezoid on a fine grid, W4 QAWS with the ``u^g1`` weight,
+W6 SciPy's adaptive ``cubature``).
 Each function takes the data dict of the model file and the parameters by name.
 """
 import numpy as np
@@ -119,10 +120,39 @@ def w5(data, tau, r):
 
 
 #: model name -> f(data, **params)
+# ---- W6 ---------------------------------------------------------------------------------
+def w6(data, a, b, c, x0, y0, w):
+    """The integral over the rectangle by SciPy's adaptive ``cubature`` (Genz–Malik) at
+    rtol 1e-13: the rectangle split at the hotspot's centre so each piece is smooth on
+    its own scale."""
+    x, y = np.asarray(data["x"]), np.asarray(data["y"])
+    big_x, big_y = float(data["X"]), float(data["Y"])
+
+    def log_lam(px, py):
+        return a + b * px / 10.0 + c * np.exp(-((px - x0) ** 2 + (py - y0) ** 2) / (2 * w * w))
+
+    def f(points):  # scipy's cubature: points [n, 2] -> [n]
+        return np.exp(log_lam(points[:, 0], points[:, 1]))
+
+    cx, cy = min(max(x0, 0.0), big_x), min(max(y0, 0.0), big_y)
+    total = 0.0
+    for lo, hi in (([0, 0], [cx, cy]), ([cx, 0], [big_x, cy]), ([0, cy], [cx, big_y]),
+                   ([cx, cy], [big_x, big_y])):
+        if lo[0] < hi[0] and lo[1] < hi[1]:
+            res = integrate.cubature(f, lo, hi, rtol=1e-13, atol=0.0, max_subdivisions=100000)
+            if res.status != "converged":
+                raise RuntimeError(f"reference cubature did not converge: {res}")
+            total += res.estimate
+    prior = (_norm(a, 0, 3) + _norm(b, 0, 2) + _halfnorm(c, 3) + _norm(x0, 6, 1)
+             + _norm(y0, 3.5, 1) + stats.lognorm(0.5).logpdf(w))
+    return np.sum(log_lam(x, y)) - total + prior
+
+
 LOG_POSTERIOR = {
     "peak_on_background": w1,
     "poisson_process": w2,
     "glmm_logistic": w3,
     "survival_tvc": w4,
     "lifetime_resolution": w5,
+    "spatial_poisson": w6,
 }

@@ -1,8 +1,8 @@
-"""The five reference models of models/: interface, accuracy against independent
+"""The six reference models of models/: interface, accuracy against independent
 references, gradients, XLA with 4 chains, simulators and the bundled data.
 
 The references (model_references.py) are numpy/scipy only: closed forms for W1, W2, W5,
-scipy/numpy integrations with their own error control for W3 and W4.
+scipy/numpy integrations with their own error control for W3, W4 and W6.
 """
 import importlib.util
 import inspect
@@ -25,7 +25,7 @@ import tensorflow_probability as tfp  # noqa: E402
 tfd = tfp.distributions
 
 NAMES = ["peak_on_background", "poisson_process", "glmm_logistic", "survival_tvc",
-         "lifetime_resolution"]
+         "lifetime_resolution", "spatial_poisson"]
 #: Tolerance on the total log posterior at the truth (measured 4e-11 at worst), except
 #: W3, whose 12 Gauss-Hermite nodes per group trade accuracy for speed (3e-6 at the truth,
 #: see models/glmm_logistic.py): still far below what could move a posterior.
@@ -206,8 +206,9 @@ def test_simulate_form_and_truth(case):
     for k, v in m.TRUTH.items():
         assert float(a[f"true_{k}"]) == v
     first = m.OBSERVED[0]
-    n = min(a[first].size, case.data[first].size)
-    assert not np.array_equal(a[first][:n], case.data[first][:n])
+    seven, bundled = m.observed(a)[first], m.observed(case.data)[first]
+    n = min(len(seven), len(bundled))
+    assert not np.array_equal(seven[:n], bundled[:n])
     # other parameter values are recorded and give data the model accepts
     other = {k: v * 1.1 for k, v in m.TRUTH.items()}
     c = m.simulate(3, **other)
@@ -230,6 +231,9 @@ def test_simulate_sizes():
     assert np.all(w4["time"] <= 10.0) and np.all(w4["time"] > 0)
     w5 = MAKE.load_model("lifetime_resolution").simulate(0, n=30)
     assert w5["t"].shape == (30,)
+    w6 = MAKE.load_model("spatial_poisson").simulate(0, X=2.0, Y=1.0)
+    assert w6["x"].shape == w6["y"].shape and w6["x"].size > 0
+    assert np.all((w6["x"] <= 2.0) & (w6["y"] <= 1.0))
 
 
 def test_bundled_data_small():
