@@ -17,7 +17,8 @@ __all__ = ["WORKLOADS", "TOOLS", "PEERS", "summarise", "agreement", "best_peer",
 #: workload -> model file / data set name; ``W3u`` is W3 with the latent effects sampled
 #: (NumPyro only: the spec integrates them out, bayesquad does)
 WORKLOADS = {"W1": "peak_on_background", "W2": "poisson_process", "W3": "glmm_logistic",
-             "W3u": "glmm_logistic", "W4": "survival_tvc", "W5": "lifetime_resolution"}
+             "W3u": "glmm_logistic", "W4": "survival_tvc", "W5": "lifetime_resolution",
+             "W6": "spatial_poisson"}
 #: "numpyro-parallel-dense": the same peer with NumPyro's dense_mass=True (bayesquad adapts a
 #: dense metric by default in low dimension; the peer as written keeps NumPyro's diagonal)
 TOOLS = ("bayesquad", "numpyro-vectorized", "numpyro-parallel", "numpyro-parallel-dense")

@@ -1,6 +1,6 @@
-"""Workload benchmark (issue 6): bayesquad against NumPyro on the five reference models.
+"""Workload benchmark (issue 6): bayesquad against NumPyro on the six reference models.
 
-Runs NUTS on W1-W5 of ``shared/benchmarks/WORKLOADS.md`` (bundled data
+Runs NUTS on W1-W6 of ``shared/benchmarks/WORKLOADS.md`` (bundled data
 ``models/data/*.npz``) with bayesquad and with the same models written in NumPyro the
 way a strong user would (``benchmarks/_peer_numpyro.py``), chains vectorised and chains
 in parallel on virtual CPU devices, and reports per workload: compile + first-run time,
@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import _bench_common as C  # noqa: E402
 
 MARK = "@@BENCH-RESULT "
-DEFAULT_WORKLOADS = ("W1", "W2", "W3", "W3u", "W4", "W5")
+DEFAULT_WORKLOADS = ("W1", "W2", "W3", "W3u", "W4", "W5", "W6")
 SCALING_CONFIGS = ((2_000, 4), (20_000, 4), (200_000, 4), (20_000, 1), (20_000, 16))
 W1_SEED = 20240101  # make_data.py's seed for W1: n = 20,000 reproduces the bundled data
 

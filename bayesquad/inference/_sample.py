@@ -87,8 +87,13 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
         # most bijectors); three more from prior draws only when it does not reach a proper
         # mode. Graph mode, not XLA: the optimiser runs once and XLA compile would dominate.
         starts = np.zeros((1, dim), np_dtype)
-        z, _, conv, _, _, cov, msg = _map.map_unconstrained(model, layout, obs, starts=starts,
-                                                            jit=False, tolerance=1e-6)
+        # Deterministic (one start at the origin, no seed): a later fit of the same model
+        # and data reuses the optimum instead of repeating it (0.1-0.5 s on W1-W6).
+        found = cached(model, ("map-from-origin", layout, _model.data_digest(obs)),
+                       lambda: _map.map_unconstrained(model, layout, obs, starts=starts,
+                                                      jit=False, tolerance=1e-6))
+        z, _, conv, _, _, cov, msg = (np.copy(v) if isinstance(v, np.ndarray) else v
+                                      for v in found)
         if not (conv and np.all(np.isfinite(cov))):
             starts = _map._starts(model, layout, obs, 4, seed)  # pylint: disable=protected-access
             z, _, conv, _, _, cov, msg = _map.map_unconstrained(

@@ -350,3 +350,26 @@ def test_resumed_progress_bar_counts_divergences_as_the_verdict(tmp_path, monkey
     bar = capsys.readouterr().err
     shown = int(bar.rsplit("divergences ", 1)[1].split()[0])
     assert shown == int(run.sample_stats["diverging"].sum())
+
+
+def test_a_later_fit_reuses_the_map_and_draws_as_a_fresh_model(monkeypatch):
+    """The MAP from the origin is deterministic: a second fit of the same model and data
+    takes it from the first (no optimiser run), and draws exactly what a fresh model
+    object draws; other data are optimised afresh."""
+    from bayesquad.inference import _map
+    calls = []
+    original = _map.map_unconstrained
+    monkeypatch.setattr(_map, "map_unconstrained",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    settings = dict(chains=2, warmup=30, draws=20, seed=4, jit=False, progress=False,
+                    log_likelihood=False)
+    model = _normal_model(10.0)
+    sample(model, _CK_OBS, **settings)
+    again = sample(model, _CK_OBS, **settings)
+    assert len(calls) == 1
+    fresh = sample(_normal_model(10.0), _CK_OBS, **settings)
+    np.testing.assert_array_equal(again.posterior["mu"].values, fresh.posterior["mu"].values)
+    shifted = sample(model, {"y": _CK_OBS["y"] + 5.0}, **settings)
+    assert len(calls) == 3
+    # posterior mean of mu: 20 ybar / (20 + 1/100) with ybar = 0.5 + 5
+    assert abs(float(shifted.posterior["mu"].mean()) - 110 / 20.01) < 0.3
