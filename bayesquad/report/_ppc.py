@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from bayesquad.report._format import esc, figure_html, new_figure, note, table
+from bayesquad.report._ppc_planar import is_planar, planar_section
 
 __all__ = ["PPC_MESSAGE_ATTR", "add_posterior_predictive", "ppc_section"]
 
@@ -177,10 +178,16 @@ def ppc_section(dt, max_vars=4, max_lines=50):
     if not names:
         return note("Not available: no variable of the posterior_predictive group has "
                     "observed data to compare with.", "absent")
-    parts = [note("Each thin line is one replicated data set simulated from a posterior "
-                  "draw; the thick line is the observed data (values pooled over all "
-                  "dimensions). Systematic differences, and p-values near 0 or 1, show "
-                  "features of the data the model does not reproduce.")]
+    planar = [n for n in names if is_planar(obs[n].values)]
+    planar_parts = [planar_section(n, obs[n].values, pp[n].values) for n in planar]
+    names = [n for n in names if n not in planar]
+    if not names:
+        return "\n".join(planar_parts)
+    parts = planar_parts + [note(
+        "Each thin line is one replicated data set simulated from a posterior draw; the "
+        "thick line is the observed data (values pooled over all dimensions). Systematic "
+        "differences, and p-values near 0 or 1, show features of the data the model does "
+        "not reproduce.")]
     padded = str(pp.attrs.get("padded", "")).split(",")
     fig = new_figure(4.2 * min(2, len(names[:max_vars])),
                      3.0 * ((len(names[:max_vars]) + 1) // 2))

@@ -92,3 +92,33 @@ def test_bad_arguments():
         add_posterior_predictive(dt, R.simulate, [])
     with pytest.raises(ValueError, match="posterior"):
         add_posterior_predictive(R.find_map_no_draws().datatree, R.simulate, ["y"])
+
+
+def test_points_in_a_plane_get_a_map_and_their_own_statistics(tmp_path):
+    """Events [n, 2] (a spatial point process): a density map of the replicated events
+    with the observed ones on top, and statistics per event (count) and per coordinate,
+    with p-values; a simulator with the wrong intensity shows in the count's p-value
+    (negative control)."""
+    rng = np.random.default_rng(3)
+    observed = rng.uniform([0, 0], [10, 6], size=(rng.poisson(300), 2))
+    dt = az.from_dict({"posterior": {"rate": np.full((1, 30), 5.0)},
+                       "observed_data": {"xy": observed}})
+
+    def sim(seed, rate, scale=1.0):
+        r = np.random.default_rng(seed)
+        return {"xy": r.uniform([0, 0], [10, 6], size=(r.poisson(rate * 60 * scale), 2))}
+    add_posterior_predictive(dt, sim, ["xy"], draws=30)
+    assert dt.posterior_predictive["xy"].shape[-1] == 2
+    page = write_html(dt, tmp_path / "r.html").read_text()
+    assert "replicated event density" in page and "number of events" in page
+    assert "mean of coordinate 1" in page
+
+    def p_of_count(page):
+        row = page[page.index("number of events"):].split("</tr>")[0]
+        return float(row.split("<td")[-1].split(">")[1].split("<")[0])
+    assert 0.01 < p_of_count(page) < 0.99
+    biased = az.from_dict({"posterior": {"rate": np.full((1, 30), 5.0)},
+                           "observed_data": {"xy": observed}})
+    add_posterior_predictive(biased, lambda seed, rate: sim(seed, rate, scale=1.5), ["xy"],
+                             draws=30)
+    assert p_of_count(write_html(biased, tmp_path / "b.html").read_text()) == 1.0
