@@ -276,6 +276,12 @@ def test_references_agree_with_scipy_quadrature():
     plain = [integrate.quad(lambda u, z=z: np.exp(-2.0 + 0.3 * np.log(u) + (0.7 - 0.1 * u) * z),
                             0, t, epsabs=0, epsrel=1e-12, limit=200)[0] for t, z in zip(t4, z4)]
     np.testing.assert_allclose(qaws, plain, rtol=1e-10)
+    # W6: the tensor-grid reference of the naive-fit test against SciPy's cubature, at the
+    # truth and at a narrow hotspot near an edge of the rectangle
+    w6 = MAKE.load_model("spatial_poisson").load_data()
+    for theta in (dict(a=3.0, b=0.5, c=2.0, x0=6.0, y0=3.5, w=0.8),
+                  dict(a=2.5, b=-0.3, c=3.0, x0=9.0, y0=0.8, w=0.45)):
+        assert abs(R.w6_grid(w6, **theta) - R.w6(w6, **theta)) < 1e-8
 
 
 def test_glmm_rows_in_any_order_and_equal_groups():
