@@ -102,7 +102,9 @@ class _Box:
     def splittable(self, center, half, axis):
         """Whether halving each box (``[B, q, d]``) along ``axis`` (``[B, q]``) still
         gives nodes distinct in t and, on a finite axis, in x."""
-        pick = lambda z: tf.reduce_sum(z * tf.one_hot(axis, self.dim, dtype=z.dtype), -1)  # noqa: E731
+        def pick(z):
+            return tf.reduce_sum(z * tf.one_hot(axis, self.dim, dtype=z.dtype), -1)
+
         h, c = pick(half), pick(center)
         flat = lambda z: tf.reshape(z, [self.size, 1, self.dim])  # noqa: E731
         lo, hi = flat(self.lo), flat(self.hi)
@@ -304,8 +306,8 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
     log : bool
         Integrate ``exp(f)`` and return the log of the integral (log-sum-exp inside).
     nodes, panels : int or list of d ints
-        ``"gauss-legendre"``: nodes per panel (>= 4; default ``min(32, 2^(15/d))``, about
-        32,768 nodes in all) and equal panels per axis (default 1).
+        ``"gauss-legendre"``: nodes per panel (>= 4; default ``min(32, 2^(15/d))``: 32^2
+        nodes in 2-D, 32^3 in 3-D, 13^4 in 4-D) and equal panels per axis (default 1).
     max_evals : int
         ``"genz-malik"``: integrand evaluations per element (default 1999 boxes' worth,
         ``1999 (2^d + 2d^2 + 2d + 1)``); under XLA the final sum is evaluated over this
