@@ -309,9 +309,10 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
         ``"gauss-legendre"``: nodes per panel (>= 4; default ``min(32, 2^(15/d))``: 32^2
         nodes in 2-D, 32^3 in 3-D, 13^4 in 4-D) and equal panels per axis (default 1).
     max_evals : int
-        ``"genz-malik"``: integrand evaluations per element (default 1999 boxes' worth,
-        ``1999 (2^d + 2d^2 + 2d + 1)``); under XLA the final sum is evaluated over this
-        whole capacity, so set it to what the integrand needs.
+        ``"genz-malik"``: integrand evaluations per element (default ``1999 n`` with
+        ``n = 2^d + 2d^2 + 2d + 1`` nodes a box: room for 1000 boxes); under XLA the
+        final sum is evaluated over this whole capacity, so set it to what the integrand
+        needs.
     samples, seed
         ``"qmc"``: points per element (default 32,768; a power of two in each of the 8
         shifted replicates is best) and an int or shape-[2] int tensor (stateless).
