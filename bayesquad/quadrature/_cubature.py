@@ -102,7 +102,9 @@ class _Box:
     def splittable(self, center, half, axis):
         """Whether halving each box (``[B, q, d]``) along ``axis`` (``[B, q]``) still
         gives nodes distinct in t and, on a finite axis, in x."""
-        pick = lambda z: tf.reduce_sum(z * tf.one_hot(axis, self.dim, dtype=z.dtype), -1)  # noqa: E731
+        def pick(z):
+            return tf.reduce_sum(z * tf.one_hot(axis, self.dim, dtype=z.dtype), -1)
+
         h, c = pick(half), pick(center)
         flat = lambda z: tf.reshape(z, [self.size, 1, self.dim])  # noqa: E731
         lo, hi = flat(self.lo), flat(self.hi)
@@ -304,12 +306,13 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
     log : bool
         Integrate ``exp(f)`` and return the log of the integral (log-sum-exp inside).
     nodes, panels : int or list of d ints
-        ``"gauss-legendre"``: nodes per panel (>= 4; default ``min(32, 2^(15/d))``, about
-        32,768 nodes in all) and equal panels per axis (default 1).
+        ``"gauss-legendre"``: nodes per panel (>= 4; default ``min(32, 2^(15/d))``: 32^2
+        nodes in 2-D, 32^3 in 3-D, 13^4 in 4-D) and equal panels per axis (default 1).
     max_evals : int
-        ``"genz-malik"``: integrand evaluations per element (default 1999 boxes' worth,
-        ``1999 (2^d + 2d^2 + 2d + 1)``); under XLA the final sum is evaluated over this
-        whole capacity, so set it to what the integrand needs.
+        ``"genz-malik"``: integrand evaluations per element (default ``1999 n`` with
+        ``n = 2^d + 2d^2 + 2d + 1`` nodes a box: room for 1000 boxes); under XLA the
+        final sum is evaluated over this whole capacity, so set it to what the integrand
+        needs.
     samples, seed
         ``"qmc"``: points per element (default 32,768; a power of two in each of the 8
         shifted replicates is best) and an int or shape-[2] int tensor (stateless).

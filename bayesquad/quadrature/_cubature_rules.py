@@ -97,8 +97,12 @@ class GenzMalik:
         axis = self._split_axis(h, half)
         log_vol = tf.reduce_sum(tf.math.log(2.0 * half), -1)
         if log:
-            value = tf.math.log(tf.maximum(s7, 0.0)) + scale + log_vol
-            return value, tf.math.log(err) + scale + log_vol, axis
+            # log(max(s7, 0)) would give 0 * inf = NaN gradients where s7 <= 0 (a box
+            # where f is -inf throughout, or unresolved): such a box is -inf, gradient 0
+            positive = s7 > 0
+            log_s7 = tf.where(positive, tf.math.log(tf.where(positive, s7, tf.ones_like(s7))),
+                              tf.constant(-np.inf, dtype))
+            return log_s7 + scale + log_vol, tf.math.log(err) + scale + log_vol, axis
         vol = tf.exp(log_vol)
         return s7 * vol, err * vol, axis
 

@@ -73,6 +73,22 @@ def test_genz_malik_exact_for_polynomials(d):
     assert abs(rule.w7 @ x8 - 1 / 9) > 1e-4
 
 
+def test_genz_malik_log_box_of_minus_infinity_has_zero_gradient():
+    """A box where log f is -inf at every node is worth -inf with gradient 0, not NaN."""
+    rule = GenzMalik(2)
+    shift = tf.constant(0.3, F64)
+    half = tf.constant(np.full((2, 2), 0.25), F64)
+    with tf.GradientTape() as tape:
+        tape.watch(shift)
+        alive = -tf.constant(np.linspace(0.0, 1.0, rule.size), F64) + shift
+        # -inf with a finite derivative (a tf.where in f would cut any NaN by itself)
+        dead = tf.constant(-np.inf, F64) + shift * tf.ones(rule.size, F64)
+        value, _, _ = rule.estimate(tf.stack([alive, dead]), half, EPS, log=True)
+        total = tf.reduce_logsumexp(value)
+    assert np.isneginf(value[1])
+    assert float(tape.gradient(total, shift)) == pytest.approx(1.0, rel=1e-12)
+
+
 # ---- catalogue: honesty ---------------------------------------------------------------
 
 CASES = [(p, m) for p in PROBLEMS for m in DETERMINISTIC]
@@ -365,6 +381,32 @@ def test_log_space_far_below_underflow():
     assert int(res.status) == CONVERGED
     assert float(res.value) == pytest.approx(math.log(math.pi) - 1000.0, abs=1e-7)
     assert float(res.error) <= 1e-7
+
+
+@pytest.mark.parametrize("method", ["genz-malik", "gauss-legendre"])
+def test_log_space_gradient_with_minus_infinity_on_part_of_the_box(method):
+    """log f = -k |x|^2 on x0 < 0.5, -inf elsewhere (a truncated support): boxes where f
+    is -inf throughout must not turn the gradient into NaN. d/dk log I = -E[|x|^2]."""
+    k = tf.constant(1.3, F64)
+
+    def log_f(x, k_):
+        inside = x[..., 0] < 0.5
+        return tf.where(inside, -k_ * tf.reduce_sum(x * x, -1),
+                        tf.constant(-np.inf, F64) * tf.ones_like(x[..., 0]))
+
+    with tf.GradientTape() as tape:
+        tape.watch(k)
+        res = bayesquad.cubature(log_f, [0.0, 0.0], [1.0, 1.0], args=(k,), log=True,
+                                 method=method, **({"nodes": 16, "panels": 2}
+                                                   if method == "gauss-legendre" else {}))
+    grad = float(tape.gradient(res.value, k))
+    s, r = math.sqrt(1.3), 1.3
+    i0 = math.sqrt(math.pi) / (2 * s) * math.erf(0.5 * s)   # int_0^0.5 exp(-k x^2)
+    i1 = math.sqrt(math.pi) / (2 * s) * math.erf(s)          # int_0^1
+    m0 = i0 / (2 * r) - 0.5 * math.exp(-r * 0.25) / (2 * r)  # int_0^0.5 x^2 exp(-k x^2)
+    m1 = i1 / (2 * r) - math.exp(-r) / (2 * r)
+    assert float(res.value) == pytest.approx(math.log(i0 * i1), abs=1e-8)
+    assert grad == pytest.approx(-(m0 / i0 + m1 / i1), rel=1e-7)
 
 
 @pytest.mark.parametrize("method", ["genz-malik", "gauss-legendre", "qmc"])
