@@ -18,7 +18,7 @@ from bayesquad.quadrature._cubature_rules import GenzMalik, ProductGaussLegendre
 from bayesquad.quadrature._fixed import finalize
 from bayesquad.quadrature._montecarlo import _seed
 from bayesquad.quadrature._segments import _map
-from bayesquad.quadrature._status import Status
+from bayesquad.quadrature._status import IntegrationResult, Status
 from bayesquad.quadrature._validate import (Problem, _check_positive_int, _check_tolerance,
                                             _float_dtype_of, _resolve_dtype)
 
@@ -364,5 +364,33 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
     if rtol is None:
         rtol = float(np.sqrt(problem.eps))
     box = _Box(problem, dim, log)
+    if reference is not None and dim in _REFERENCE_PRODUCT:
+        return _reference(problem, box, options, log, rtol, atol, resolved)
     value, error, bad, n_evals, failed = METHODS[resolved].run(box, options, log, rtol, atol)
     return finalize(problem, box, value, error, bad, n_evals, log, rtol, atol, failed=failed)
+
+
+#: Reference integrals in low dimension first try a fine product Gauss-Legendre rule
+#: (nodes, panels per axis): geometric convergence reaches rtol 1e-12 on analytic
+#: integrands where Genz-Malik's degree-5 error estimate does not within its budget
+#: (W6: 65,536 nodes converged at 2e-14; Genz-Malik with 272,000 evaluations reported 5e-12)
+_REFERENCE_PRODUCT = {2: (32, 8), 3: (24, 2)}
+
+
+def _reference(problem, box, options, log, rtol, atol, adaptive_method):
+    """The fine product rule where its own estimate says it converged, else the adaptive
+    method (both honest; evaluated only where needed when running eagerly)."""
+    nodes, panels = _REFERENCE_PRODUCT[box.dim]
+    value, error, bad, n_evals, _ = _product(box, {"nodes": nodes, "panels": panels}, log,
+                                             rtol, atol)
+    product = finalize(problem, box, value, error, bad, n_evals, log, rtol, atol)
+    done = tf.equal(product.status, 0)
+    if tf.executing_eagerly() and bool(tf.reduce_all(done)):
+        return product
+    value, error, bad, n_evals, failed = METHODS[adaptive_method].run(box, options, log, rtol,
+                                                                     atol)
+    adaptive = finalize(problem, box, value, error, bad, n_evals, log, rtol, atol,
+                        failed=failed)
+    # the elements handed on paid for both rules
+    adaptive = adaptive._replace(n_evals=adaptive.n_evals + product.n_evals)
+    return IntegrationResult(*(tf.where(done, p, a) for p, a in zip(product, adaptive)))
