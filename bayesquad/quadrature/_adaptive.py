@@ -189,7 +189,9 @@ def _refine(kernel, count, capacity, log, rtol, atol, bailout):
             stuck_at_end = at_end & (_Kernel.width(worst_ends) < bailout)
         else:
             stuck_at_end = tf.zeros([size], tf.bool)
-        top, parent = tf.math.top_k(s["priority"], split)
+        # not the scratch slot: under XLA it holds the children of unchosen intervals,
+        # priorities included, and splitting it would count a piece of the range twice
+        top, parent = tf.math.top_k(s["priority"][:, :capacity], split)
         share = tf.exp(top - total_error[:, None]) if log else top / total_error[:, None]
         share = tf.where(top > ninf, share, tf.zeros_like(share))
         before = tf.math.cumsum(share, axis=1, exclusive=True)
