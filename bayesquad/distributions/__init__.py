@@ -8,6 +8,7 @@ from bayesquad.distributions._binned import ExtendedUnbinned, expected_bin_count
 from bayesquad.distributions._convolved import Convolved
 from bayesquad.distributions._latent import GaussianLatentMarginal
 from bayesquad.distributions._normalized import Normalized
+from bayesquad.distributions._normalized_box import NormalizedBox
 from bayesquad.distributions._plans import Plan
 from bayesquad.distributions._poisson_process import PoissonProcess, pad_events
 from bayesquad.distributions._spatial import SpatialPoissonProcess
@@ -19,6 +20,7 @@ __all__ = [
     "ExtendedUnbinned",
     "GaussianLatentMarginal",
     "Normalized",
+    "NormalizedBox",
     "PoissonProcess",
     "SpatialPoissonProcess",
     "SurvivalFromHazard",

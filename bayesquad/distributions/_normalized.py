@@ -106,6 +106,8 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
     very large samples (1e5 draws x 4 batch members: ~65 s eager, ~30 s compiled), so
     wrap repeated large draws from one instance in your own ``tf.function``.
     ``cdf``/``log_cdf``/``survival_function`` use one ``integrate`` call per point.
+
+    A density on a box in two or more dimensions is :class:`NormalizedBox`.
     """
 
     def __init__(self, log_density, low, high, params=None, *, quadrature=None,

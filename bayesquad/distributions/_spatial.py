@@ -1,72 +1,19 @@
 """Inhomogeneous Poisson process on a box in d >= 2 dimensions: a spatial point process
 whose integrated intensity is a cubature."""
-import functools
-import math
-
 import numpy as np
 
 from bayesquad._tf import tf, tfp
-from bayesquad.distributions import _common as C
-from bayesquad.distributions import _plans
+from bayesquad.distributions._box import BoxFunctionMixin
 from bayesquad.distributions._mixins import PaddedEventsMixin, check_max_events
-from bayesquad.quadrature._choice import Adaptive
-from bayesquad.quadrature._cubature import cubature
-from bayesquad.quadrature._frozen import GaussLegendre
 
 tfd = tfp.distributions
-tfb = tfp.bijectors
 
-__all__ = ["SpatialPoissonProcess", "box_candidates"]
+__all__ = ["SpatialPoissonProcess"]
 
 _CHUNK = 64  # minimum candidate points drawn per thinning round
-_METHODS = ("gauss-legendre", "genz-malik", "qmc", "auto")
-#: nodes and panels per axis of the product Gauss-Legendre candidates of a plan
-_BOX_NODES = (6, 8, 10, 12, 16, 20, 24, 32)
-_BOX_PANELS = (1, 2, 3, 4, 6, 8, 12, 16)
 
 
-@functools.lru_cache(maxsize=None)
-def box_candidates(dim):
-    """Product Gauss–Legendre plans (the same rule on every axis), cheapest first."""
-    rules = sorted(((n * p) ** dim, p, n) for n in _BOX_NODES for p in _BOX_PANELS)
-    return tuple(_plans.Plan.make(f"{GaussLegendre(n, p).describe()} per axis", cost,
-                                  ladder="panels", monotone=("nodes", "panels"), nodes=n,
-                                  panels=p)
-                 for cost, p, n in rules)
-
-
-def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
-    """``cubature`` keywords from ``quadrature=`` or the distribution's own keywords."""
-    given = C.set_keywords({"method": "gauss-legendre"}, method=method, nodes=nodes,
-                           panels=panels, rtol=rtol, atol=atol, max_evals=max_evals)
-    if quadrature is not None:
-        if given:
-            raise ValueError(f"{owner}: pass quadrature= or the keywords {sorted(given)}, "
-                             "not both")
-        if isinstance(quadrature, GaussLegendre) and quadrature.scale is None:
-            return {"method": "gauss-legendre", "nodes": quadrature.nodes,
-                    "panels": quadrature.panels}
-        if isinstance(quadrature, Adaptive) and quadrature.method == "auto":
-            opts = quadrature.options()
-            if "max_levels" in opts:
-                raise ValueError(f"{owner}: Adaptive(max_levels=...) has no meaning for a "
-                                 "cubature; give max_evals")
-            return opts
-        raise TypeError(f"{owner}(quadrature=...) takes bayesquad.quadrature."
-                        "GaussLegendre(nodes, panels) (the same rule on every axis) or "
-                        f"Adaptive(rtol=..., max_evals=...) (or None: planned by a fit), got "
-                        f"{quadrature!r}")
-    if method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
-    if method == "gauss-legendre":
-        nodes = 32 if nodes is None else nodes
-        panels = 2 if panels is None else panels
-    opts = dict(method=method, nodes=nodes, panels=panels, rtol=rtol, atol=atol,
-                max_evals=max_evals)
-    return {k: v for k, v in opts.items() if v is not None}
-
-
-class SpatialPoissonProcess(PaddedEventsMixin, tfd.Distribution):
+class SpatialPoissonProcess(BoxFunctionMixin, PaddedEventsMixin, tfd.Distribution):
     r"""Inhomogeneous Poisson process on the box ``[low, high]`` in d >= 2 dimensions.
 
     ``log_prob(events) = Σ_i log λ(x_i) − ∫_box λ(x) dx`` with ``λ = exp(log_intensity)``,
@@ -135,80 +82,23 @@ class SpatialPoissonProcess(PaddedEventsMixin, tfd.Distribution):
                  max_evals=None, dtype=None, validate_args=False, allow_nan_stats=True,
                  name="SpatialPoissonProcess"):
         parameters = dict(locals())
-        C.check_callable(log_intensity, "log_intensity")
         check_max_events(max_events)
-        if not isinstance(bound_grid, (int, np.integer)) or bound_grid < 2:
-            raise ValueError(f"`bound_grid` must be an int >= 2, got {bound_grid!r}")
-        if not bound_safety >= 1.0:
-            raise ValueError(f"`bound_safety` must be >= 1, got {bound_safety!r}")
-        owner = type(self).__name__
-        self._options = _options(owner, quadrature, method, nodes, panels, rtol, atol,
-                                 max_evals)
-        self._plannable = quadrature is None and self._options == _options(
-            owner, None, "gauss-legendre", None, None, None, None, None)
         with tf.name_scope(name) as name:
-            raw = dict(params) if hasattr(params, "items") else {}
-            dtype = C.common_dtype(low, high, *raw.values(), dtype=dtype)
-            self._fn = log_intensity
-            self._low = tf.convert_to_tensor(low, dtype, name="low")
-            self._high = tf.convert_to_tensor(high, dtype, name="high")
-            self._params = C.convert_params(params, dtype)
-            self._check_box()
+            dtype = self._init_box(
+                log_intensity, "log_intensity", low, high, params, dtype,
+                quadrature=quadrature, method=method, nodes=nodes, panels=panels, rtol=rtol,
+                atol=atol, max_evals=max_evals, bound_grid=bound_grid,
+                bound_safety=bound_safety)
             self._intensity_bound = (None if intensity_bound is None else
                                      tf.convert_to_tensor(intensity_bound, dtype))
             self._max_events = None if max_events is None else int(max_events)
-            self._bound_grid, self._bound_safety = int(bound_grid), float(bound_safety)
             super().__init__(dtype=dtype, reparameterization_type=tfd.NOT_REPARAMETERIZED,
                              validate_args=validate_args, allow_nan_stats=allow_nan_stats,
                              parameters=parameters, name=name)
 
-    def _check_box(self):
-        for label, corner in (("low", self._low), ("high", self._high)):
-            if corner.shape.rank is None or corner.shape.rank < 1 or corner.shape[-1] is None:
-                raise ValueError(f"`{label}` must have a static trailing axis (the "
-                                 f"dimension d >= 2), got shape {corner.shape}")
-        if self._low.shape[-1] != self._high.shape[-1] or self._low.shape[-1] < 2:
-            raise ValueError(f"`low` and `high` must end in the same dimension d >= 2, got "
-                             f"shapes {self._low.shape} and {self._high.shape}; for an "
-                             "interval use PoissonProcess")
-        lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
-        if lo is not None and hi is not None and not (
-                np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
-            raise ValueError(f"the box must be finite with low < high on every axis, got "
-                             f"low={lo}, high={hi}")
-
-    @property
-    def dim(self):
-        return int(self._low.shape[-1])
-
     @property
     def log_intensity(self):
         return self._fn
-
-    @property
-    def low(self):
-        return self._low
-
-    @property
-    def high(self):
-        return self._high
-
-    @property
-    def params(self):
-        return dict(self._params)
-
-    @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
-        return dict(low=tfp.util.ParameterProperties(event_ndims=1),
-                    high=tfp.util.ParameterProperties(event_ndims=1))
-
-    def _batch_shape(self):
-        return C.batch_shape_static(self._low[..., 0], self._high[..., 0],
-                                    *self._params.values())
-
-    def _batch_shape_tensor(self, **kwargs):
-        return C.batch_shape_tensor(self._low[..., 0], self._high[..., 0],
-                                    *self._params.values())
 
     def _event_shape(self):
         return tf.TensorShape([self._max_events, self.dim])
@@ -216,63 +106,23 @@ class SpatialPoissonProcess(PaddedEventsMixin, tfd.Distribution):
     def _event_shape_tensor(self):
         return tf.stack([tf.cast(self._resolve_max_events(), tf.int32), self.dim])
 
-    def __getitem__(self, slices):
-        raise NotImplementedError("slicing a SpatialPoissonProcess is not supported; build "
-                                  "one per batch element")
-
     def _default_event_space_bijector(self):
-        return tfb.Sigmoid(low=self._low[..., tf.newaxis, :],
-                           high=self._high[..., tf.newaxis, :],
-                           validate_args=self.validate_args)
+        return self._box_bijector(event_ndims_extra=1)
 
     # ---- integrated intensity ----------------------------------------------------
-    def _plan(self):
-        if not self._plannable:
-            return None
-        return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
-                             functools.partial(box_candidates, self.dim))
-
-    def _log_integral(self):
-        """``(log ∫λ, status)`` per batch element: the plan's product rule where one is in
-        force (status 0: measured, not estimated), else the configured cubature."""
-        keys = tuple(self._params)
-        values = tuple(self._params[k] for k in keys)
-        fn = self._fn
-
-        def log_lam(x, *v):
-            return fn(x, **dict(zip(keys, v)))
-
-        plan = self._plan()
-        if plan is not None:
-            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"))
-            value = rule.integrate_box(log_lam, self._low, self._high, args=values, log=True)
-            return value, tf.zeros(tf.shape(value), tf.int32)
-        res = cubature(log_lam, self._low, self._high, args=values, log=True,
-                       **self._options)
-        value = C.checked_log_value(res, strict=self.validate_args, what="∫λ over the box")
-        return value, res.status
-
-    def integral_result(self):
-        """:class:`bayesquad.IntegrationResult` of ``log ∫λ`` by the configured cubature."""
-        keys = tuple(self._params)
-        fn = self._fn
-        return cubature(lambda x, *v: fn(x, **dict(zip(keys, v))), self._low, self._high,
-                        args=tuple(self._params[k] for k in keys), log=True,
-                        **self._options)
-
     def quadrature_status(self):
         """int32 :class:`bayesquad.Status` of ``∫λ`` per batch element (0 under a plan)."""
-        return self._log_integral()[1]
+        return self._box_log_integral("∫λ over the box")[1]
 
     def log_expected_count(self):
         """``log ∫_box λ(x) dx`` per batch element."""
         with self._name_and_control_scope("log_expected_count"):
-            return self._log_integral()[0]
+            return self._box_log_integral("∫λ over the box")[0]
 
     def expected_count(self):
         """``Λ = ∫_box λ(x) dx``: the mean number of events."""
         with self._name_and_control_scope("expected_count"):
-            return tf.exp(self._log_integral()[0])
+            return tf.exp(self._box_log_integral("∫λ over the box")[0])
 
     # ---- density -----------------------------------------------------------------
     def _log_prob(self, events):
@@ -287,7 +137,7 @@ class SpatialPoissonProcess(PaddedEventsMixin, tfd.Distribution):
         log_lam = log_lam + tf.zeros_like(safe[..., 0])
         total = tf.reduce_sum(tf.where(inside, log_lam, tf.zeros_like(log_lam)), axis=-1)
         stray = tf.reduce_any(present & ~inside, axis=-1)
-        out = total - tf.exp(self._log_integral()[0])
+        out = total - tf.exp(self._box_log_integral("∫λ over the box")[0])
         return tf.where(stray, tf.constant(-np.inf, self.dtype), out)
 
     # ---- sampling by thinning ----------------------------------------------------
@@ -296,16 +146,7 @@ class SpatialPoissonProcess(PaddedEventsMixin, tfd.Distribution):
 
     def log_intensity_bound(self):
         """``log`` of the thinning bound per batch element (see Notes)."""
-        batch = self.batch_shape_tensor()
-        if self._intensity_bound is not None:
-            return tf.math.log(self._intensity_bound) + tf.zeros(batch, self.dtype)
-        u = np.linspace(0.0, 1.0, self._bound_grid)
-        grid = np.stack([g.ravel() for g in np.meshgrid(*[u] * self.dim, indexing="ij")], -1)
-        grid = tf.reshape(tf.constant(grid, self.dtype),
-                          [grid.shape[0]] + [1] * len(self.batch_shape) + [self.dim])
-        x = self._low + (self._high - self._low) * grid
-        log_lam = self._fn(x, **self._params) + tf.zeros_like(x[..., 0])
-        return tf.reduce_max(log_lam, axis=0) + math.log(self._bound_safety)
+        return self._log_bound(self._intensity_bound)
 
     def _sample_n(self, n, seed=None):
         """Thinning of a homogeneous process at the bound: candidates arrive in

@@ -1,0 +1,204 @@
+"""A user log-function on a box in d >= 2 dimensions, its integral by cubature or a
+planned product rule: what ``NormalizedBox`` and ``SpatialPoissonProcess`` share."""
+import functools
+import math
+
+import numpy as np
+
+from bayesquad._tf import tf, tfp
+from bayesquad.distributions import _common as C
+from bayesquad.distributions import _plans
+from bayesquad.quadrature._choice import Adaptive
+from bayesquad.quadrature._cubature import cubature
+from bayesquad.quadrature._frozen import GaussLegendre
+
+tfb = tfp.bijectors
+
+__all__ = ["BoxFunctionMixin", "box_candidates"]
+
+_METHODS = ("gauss-legendre", "genz-malik", "qmc", "auto")
+#: nodes and panels per axis of the product Gauss-Legendre candidates of a plan
+_BOX_NODES = (6, 8, 10, 12, 16, 20, 24, 32)
+_BOX_PANELS = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+@functools.lru_cache(maxsize=None)
+def box_candidates(dim):
+    """Product Gauss–Legendre plans (the same rule on every axis), cheapest first."""
+    rules = sorted(((n * p) ** dim, p, n) for n in _BOX_NODES for p in _BOX_PANELS)
+    return tuple(_plans.Plan.make(f"{GaussLegendre(n, p).describe()} per axis", cost,
+                                  ladder="panels", monotone=("nodes", "panels"), nodes=n,
+                                  panels=p)
+                 for cost, p, n in rules)
+
+
+def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
+    """``cubature`` keywords from ``quadrature=`` or the distribution's own keywords."""
+    given = C.set_keywords({"method": "gauss-legendre"}, method=method, nodes=nodes,
+                           panels=panels, rtol=rtol, atol=atol, max_evals=max_evals)
+    if quadrature is not None:
+        if given:
+            raise ValueError(f"{owner}: pass quadrature= or the keywords {sorted(given)}, "
+                             "not both")
+        if isinstance(quadrature, GaussLegendre) and quadrature.scale is None:
+            return {"method": "gauss-legendre", "nodes": quadrature.nodes,
+                    "panels": quadrature.panels}
+        if isinstance(quadrature, Adaptive) and quadrature.method == "auto":
+            opts = quadrature.options()
+            if "max_levels" in opts:
+                raise ValueError(f"{owner}: Adaptive(max_levels=...) has no meaning for a "
+                                 "cubature; give max_evals")
+            return opts
+        raise TypeError(f"{owner}(quadrature=...) takes bayesquad.quadrature."
+                        "GaussLegendre(nodes, panels) (the same rule on every axis) or "
+                        f"Adaptive(rtol=..., max_evals=...) (or None: planned by a fit), got "
+                        f"{quadrature!r}")
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    if method == "gauss-legendre":
+        nodes = 32 if nodes is None else nodes
+        panels = 2 if panels is None else panels
+    opts = dict(method=method, nodes=nodes, panels=panels, rtol=rtol, atol=atol,
+                max_evals=max_evals)
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+class BoxFunctionMixin:
+    """``fn(x, **params)`` on the box ``[low, high]`` (``x[..., k]`` the coordinates).
+
+    Construction (:meth:`_init_box`), properties, batch shape, the plannable
+    log-integral, the default event-space bijector and a grid bound of ``fn`` (list the
+    mixin before ``tfd.Distribution``).
+    """
+
+    def _init_box(self, fn, fn_name, low, high, params, dtype, *, quadrature, method,
+                  nodes, panels, rtol, atol, max_evals, bound_grid, bound_safety):
+        """Check and store the inputs; returns the dtype. Call inside the name scope."""
+        C.check_callable(fn, fn_name)
+        if not isinstance(bound_grid, (int, np.integer)) or bound_grid < 2:
+            raise ValueError(f"`bound_grid` must be an int >= 2, got {bound_grid!r}")
+        if not bound_safety >= 1.0:
+            raise ValueError(f"`bound_safety` must be >= 1, got {bound_safety!r}")
+        owner = type(self).__name__
+        self._options = _options(owner, quadrature, method, nodes, panels, rtol, atol,
+                                 max_evals)
+        self._plannable = quadrature is None and self._options == _options(
+            owner, None, "gauss-legendre", None, None, None, None, None)
+        raw = dict(params) if hasattr(params, "items") else {}
+        dtype = C.common_dtype(low, high, *raw.values(), dtype=dtype)
+        self._fn = fn
+        self._low = tf.convert_to_tensor(low, dtype, name="low")
+        self._high = tf.convert_to_tensor(high, dtype, name="high")
+        self._params = C.convert_params(params, dtype)
+        self._bound_grid, self._bound_safety = int(bound_grid), float(bound_safety)
+        self._check_box(owner)
+        return dtype
+
+    def _check_box(self, owner):
+        for label, corner in (("low", self._low), ("high", self._high)):
+            if corner.shape.rank is None or corner.shape.rank < 1 or corner.shape[-1] is None:
+                raise ValueError(f"`{label}` must have a static trailing axis (the "
+                                 f"dimension d >= 2), got shape {corner.shape}")
+        if self._low.shape[-1] != self._high.shape[-1] or self._low.shape[-1] < 2:
+            one_d = "PoissonProcess" if "Poisson" in owner else "Normalized"
+            raise ValueError(f"`low` and `high` must end in the same dimension d >= 2, got "
+                             f"shapes {self._low.shape} and {self._high.shape}; for an "
+                             f"interval use {one_d}")
+        lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
+        if lo is not None and hi is not None and not (
+                np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
+            raise ValueError(f"the box must be finite with low < high on every axis, got "
+                             f"low={lo}, high={hi}")
+
+    @property
+    def dim(self):
+        """The dimension d of the box."""
+        return int(self._low.shape[-1])
+
+    @property
+    def low(self):
+        return self._low
+
+    @property
+    def high(self):
+        return self._high
+
+    @property
+    def params(self):
+        """Dict of the parameter tensors passed to the user function."""
+        return dict(self._params)
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return dict(low=tfp.util.ParameterProperties(event_ndims=1),
+                    high=tfp.util.ParameterProperties(event_ndims=1))
+
+    def _batch_shape(self):
+        return C.batch_shape_static(self._low[..., 0], self._high[..., 0],
+                                    *self._params.values())
+
+    def _batch_shape_tensor(self, **kwargs):
+        return C.batch_shape_tensor(self._low[..., 0], self._high[..., 0],
+                                    *self._params.values())
+
+    def __getitem__(self, slices):
+        raise NotImplementedError(f"slicing a {type(self).__name__} is not supported; build "
+                                  "one per batch element")
+
+    def _inside(self, x):
+        """``(inside, x_safe)`` for points ``x [..., d]``: ``x_safe`` is ``x`` inside the
+        box and its centre elsewhere (no NaN in values or gradients of ``fn``)."""
+        inside = tf.reduce_all((x >= self._low) & (x <= self._high), axis=-1)
+        centre = 0.5 * (self._low + self._high) + tf.zeros_like(x)
+        return inside, tf.where(inside[..., tf.newaxis], x, centre)
+
+    def _box_bijector(self, event_ndims_extra=0):
+        low, high = self._low, self._high
+        for _ in range(event_ndims_extra):
+            low, high = low[..., tf.newaxis, :], high[..., tf.newaxis, :]
+        return tfb.Sigmoid(low=low, high=high, validate_args=self.validate_args)
+
+    # ---- the integral over the box ------------------------------------------------
+    def _plan(self):
+        if not self._plannable:
+            return None
+        return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
+                             functools.partial(box_candidates, self.dim))
+
+    def _keyed(self):
+        keys = tuple(self._params)
+        fn = self._fn
+        return (lambda x, *v: fn(x, **dict(zip(keys, v)))), tuple(self._params[k]
+                                                                   for k in keys)
+
+    def _box_log_integral(self, what):
+        """``(log ∫ exp(fn), status)`` per batch element: the plan's product rule where one
+        is in force (status 0: measured, not estimated), else the configured cubature."""
+        fn, values = self._keyed()
+        plan = self._plan()
+        if plan is not None:
+            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"))
+            value = rule.integrate_box(fn, self._low, self._high, args=values, log=True)
+            return value, tf.zeros(tf.shape(value), tf.int32)
+        res = self.integral_result()
+        return C.checked_log_value(res, strict=self.validate_args, what=what), res.status
+
+    def integral_result(self):
+        """:class:`bayesquad.IntegrationResult` of ``log ∫ exp(fn)`` over the box by the
+        configured cubature (value, error, evaluations, status)."""
+        fn, values = self._keyed()
+        return cubature(fn, self._low, self._high, args=values, log=True, **self._options)
+
+    def _log_bound(self, given=None):
+        """``log`` of an upper bound of ``exp(fn)`` on the box per batch element: ``given``,
+        or ``bound_safety`` times the maximum on a grid of ``bound_grid`` points per
+        axis."""
+        if given is not None:
+            return tf.math.log(given) + tf.zeros(self.batch_shape_tensor(), self.dtype)
+        u = np.linspace(0.0, 1.0, self._bound_grid)
+        grid = np.stack([g.ravel() for g in np.meshgrid(*[u] * self.dim, indexing="ij")], -1)
+        grid = tf.reshape(tf.constant(grid, self.dtype),
+                          [grid.shape[0]] + [1] * len(self.batch_shape) + [self.dim])
+        x = self._low + (self._high - self._low) * grid
+        log_f = self._fn(x, **self._params) + tf.zeros_like(x[..., 0])
+        return tf.reduce_max(log_f, axis=0) + math.log(self._bound_safety)

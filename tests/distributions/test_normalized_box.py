@@ -1,0 +1,148 @@
+"""``NormalizedBox``: a density on a box known up to its normaliser, by cubature.
+
+Closed forms: ``exp(a x + b y)`` on ``[0, 2] x [0, 1]`` has ``Z = (e^{2a} - 1)/a ·
+(e^b - 1)/b`` and independent truncated-exponential marginals (KS tests for sampling);
+a Gaussian bump on a box has ``Z`` in error functions.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+import bayesquad  # noqa: F401
+import tensorflow as tf
+import tensorflow_probability as tfp
+from bayesquad.distributions import NormalizedBox, Plan, _plans
+from bayesquad.inference import laplace_box, plan_quadrature
+from bayesquad.quadrature import Adaptive, GaussLegendre
+
+tfd = tfp.distributions
+F64 = tf.float64
+LOW, HIGH = [0.0, 0.0], [2.0, 1.0]
+
+
+def tilted(x, a, b):
+    return a * x[..., 0] + b * x[..., 1]
+
+
+def log_z(a, b):
+    return math.log(math.expm1(2 * a) / a) + math.log(math.expm1(b) / b)
+
+
+def make(a=0.5, b=-1.0, dtype=F64, **kw):
+    return NormalizedBox(tilted, tf.constant(LOW, dtype), tf.constant(HIGH, dtype),
+                         params={"a": tf.cast(a, dtype), "b": tf.cast(b, dtype)}, **kw)
+
+
+def test_normaliser_log_prob_and_support():
+    d = make()
+    assert d.event_shape == [2] and d.batch_shape == []
+    assert float(d.log_normalizer()) == pytest.approx(log_z(0.5, -1.0), rel=1e-13)
+    assert int(d.quadrature_status()) == 0
+    lp = d.log_prob([[0.5, 0.25], [2.5, 0.5], [1.0, -0.1]]).numpy()
+    assert lp[0] == pytest.approx(0.25 - 0.25 - log_z(0.5, -1.0), rel=1e-13)
+    assert np.all(lp[1:] == -np.inf)
+
+
+def test_gradient_against_the_closed_form_batched():
+    a = tf.constant([0.5, 1.5], F64)
+    b = tf.constant(-1.0, F64)
+    x = tf.constant([1.0, 0.5], F64)
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        total = tf.reduce_sum(NormalizedBox(tilted, LOW, HIGH, params={"a": a, "b": b}
+                                            ).log_prob(x))
+    ga, gb = tape.gradient(total, [a, b])
+    # d/da log p = x - (2 e^{2a}/(e^{2a} - 1) - 1/a); d/db = y - (e^b/(e^b - 1) - 1/b)
+    want_a = [1.0 - (2 * math.exp(2 * s) / math.expm1(2 * s) - 1 / s) for s in (0.5, 1.5)]
+    want_b = 2 * (0.5 - (math.exp(-1.0) / math.expm1(-1.0) + 1.0))
+    np.testing.assert_allclose(ga.numpy(), want_a, rtol=1e-11)
+    assert float(gb) == pytest.approx(want_b, rel=1e-11)
+
+
+def test_under_xla_and_float32():
+    for dtype, rtol in ((F64, 1e-12), (tf.float32, 1e-5)):
+        @tf.function(jit_compile=True)
+        def run(a):
+            with tf.GradientTape() as tape:
+                tape.watch(a)
+                lp = make(a=a, dtype=dtype).log_prob(tf.constant([1.0, 0.5], dtype))
+            return lp, tape.gradient(lp, a)
+
+        lp, g = run(tf.constant(0.5, dtype))
+        assert lp.dtype == dtype
+        np.testing.assert_allclose(float(lp), 0.5 - 0.5 - log_z(0.5, -1.0), rtol=rtol)
+        np.testing.assert_allclose(
+            float(g), 1.0 - (2 * math.e / math.expm1(1.0) - 2.0), rtol=10 * rtol)
+
+
+def test_sampling_marginals_and_negative_control():
+    s = make(a=0.8, b=-1.5).sample(4000, seed=(3, 1)).numpy()
+    assert s.shape == (4000, 2) and not np.isnan(s).any()
+
+    def trunc_exp_cdf(rate, top):
+        return lambda v: np.expm1(rate * v) / math.expm1(rate * top)
+    assert stats.kstest(s[:, 0], trunc_exp_cdf(0.8, 2.0)).pvalue > 1e-3
+    assert stats.kstest(s[:, 1], trunc_exp_cdf(-1.5, 1.0)).pvalue > 1e-3
+    assert stats.kstest(s[:, 0], trunc_exp_cdf(-0.8, 2.0)).pvalue < 1e-3
+
+
+def test_batched_sampling_shape():
+    d = NormalizedBox(tilted, LOW, HIGH, params={"a": tf.constant([0.5, -0.5], F64),
+                                                 "b": tf.constant(1.0, F64)})
+    s = d.sample([3, 5], seed=(1, 1)).numpy()
+    assert s.shape == (3, 5, 2, 2) and not np.isnan(s).any()
+    # the two batch members have opposite tilts in x
+    assert s[..., 0, 0].mean() > s[..., 1, 0].mean()
+
+
+def test_quadrature_choices_and_plans():
+    exact = log_z(0.5, -1.0)
+    assert float(make(quadrature=GaussLegendre(12, 2)).log_normalizer()) == pytest.approx(
+        exact, rel=1e-13)
+    assert float(make(quadrature=Adaptive(rtol=1e-10)).log_normalizer()) == pytest.approx(
+        exact, abs=1e-9)
+    plan = Plan.make("8-node", 64, ladder="panels", monotone=("nodes", "panels"), nodes=8,
+                     panels=1)
+    with _plans.applying({"NormalizedBox:tilted": plan}):
+        assert float(make().log_normalizer()) == pytest.approx(exact, rel=1e-12)
+    with pytest.raises(ValueError, match="d >= 2"):
+        NormalizedBox(tilted, [0.0], [1.0])
+
+
+def bump(x, mx, my):
+    return -0.5 * (tf.square((x[..., 0] - mx) / 0.4) + tf.square((x[..., 1] - my) / 0.3))
+
+
+def test_a_fit_plans_the_normaliser_against_the_closed_form():
+    """A 2-D Gaussian bump of unknown centre, truncated to the unit box: the planned
+    product rule reproduces the error-function normaliser over the Laplace box."""
+    rng = np.random.default_rng(5)
+    data = rng.normal([0.45, 0.6], [0.4, 0.3], size=(4000, 2))
+    data = data[np.all((data >= 0) & (data <= 1), axis=1)][:300]
+
+    def model():
+        mx = yield tfd.JointDistributionCoroutine.Root(tfd.Normal(tf.constant(0.5, F64), 1.0,
+                                                                  name="mx"))
+        my = yield tfd.JointDistributionCoroutine.Root(tfd.Normal(tf.constant(0.5, F64), 1.0,
+                                                                  name="my"))
+        yield tfd.Sample(NormalizedBox(bump, [0.0, 0.0], [1.0, 1.0],
+                                       params={"mx": mx, "my": my}), len(data), name="x")
+    jd = tfd.JointDistributionCoroutine(model)
+    points = laplace_box(np.array([0.45, 0.6]), np.diag([0.03, 0.03]) ** 2)
+    plans, report = plan_quadrature(jd, {"x": data}, points)
+    assert list(plans) == ["NormalizedBox:bump"]
+    assert plans["NormalizedBox:bump"].cost < 64 ** 2  # the configured 32 x 2 per axis
+
+    def exact_log_z(mx, my):
+        def side(m, s):
+            return math.log(s * math.sqrt(math.pi / 2) * (special.erf((1 - m) / (s * math.sqrt(2)))
+                                                           + special.erf(m / (s * math.sqrt(2)))))
+        return side(mx, 0.4) + side(my, 0.3)
+    for mx, my in points:
+        d = NormalizedBox(bump, [0.0, 0.0], [1.0, 1.0],
+                          params={"mx": tf.constant(mx, F64), "my": tf.constant(my, F64)})
+        with _plans.applying(plans):
+            got = float(d.log_normalizer())
+        assert abs(got - exact_log_z(mx, my)) <= 1e-4 / len(data)
