@@ -14,13 +14,14 @@ PYTEST_ARGS ?=
 # Set to force an interpreter, e.g. `make test PYTHON=/usr/local/bin/python3.12`.
 PYTHON ?=
 
-.PHONY: help venv demo test test-fast bench clean
+.PHONY: help venv demo test test-fast docs bench clean
 
 help:
 	@echo "make demo       build .venv if needed, fit models/peak_on_background.py with NUTS (bayesquad fit),"
 	@echo "                write the report to out/ and print its path (under a minute once .venv exists)"
 	@echo "make test       build .venv if needed, run the whole test suite (slow tests included)"
 	@echo "make test-fast  same, without tests marked slow"
+	@echo "make docs       build the documentation site into docs/_build/html (warnings are errors; the test suite builds it too)"
 	@echo "make bench      install requirements-bench.lock (JAX, NumPyro) into .venv/bench, run benchmarks/quadrature.py"
 	@echo "                and benchmarks/workloads.py --repeats 2 (about 45 minutes with the dense NumPyro peer; BENCH_ARGS=\"--quick\" for a smoke run)"
 	@echo "make clean      remove .venv and build artefacts"
@@ -60,11 +61,12 @@ $(PY):
 # --no-deps: the lock is complete, and it is what lets tensorflow-cpu stand in for the full
 # tensorflow that tf-keras declares. --no-build-isolation: setuptools/wheel come from the
 # lock, so the editable install needs no extra download.
-$(STAMP): requirements.lock pyproject.toml | $(PY)
+$(STAMP): requirements.lock requirements-docs.lock pyproject.toml | $(PY)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' || \
 	  { echo "error: $(VENV) runs $$($(PY) -V 2>&1); bayesquad needs >= 3.12. Run 'make clean' and retry." >&2; exit 1; }
 	@echo "installing requirements.lock into $(VENV) (about a minute on first run)"
 	$(PY) -m pip install --quiet --no-deps --progress-bar off -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --progress-bar off -r requirements-docs.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -90,6 +92,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	@$(call run_pytest,-m "not slow")
 
+# The documentation site (Sphinx, numpydoc): warnings are errors, so a broken docstring
+# fails here and in tests/test_docs.py.
+docs: $(STAMP)
+	$(PY) -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: file://$(CURDIR)/docs/_build/html/index.html"
+
 # JAX/NumPyro (the workload benchmark's peer) live in their own venv, $(VENV)/bench, made
 # here only, never for tests: with jax importable, `import tensorflow` imports it too.
 # Options of workloads.py via BENCH_ARGS, e.g. `make bench BENCH_ARGS="--quick"`; the default
@@ -102,4 +110,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/workloads.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache docs/_build docs/_generated

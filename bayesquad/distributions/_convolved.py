@@ -141,7 +141,7 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
     the same pattern held for ``(τ, r)`` = (1, 0.2), (2.5, 0.5), (1.5, 0.1), (0.5, 0.6):
 
     =====  ==============  ================  ===============  ======================
-    nodes  max |Δ log p|   |Δ total log L|   non-converged    log_prob + gradient
+    nodes  max abs Δlog p  abs Δ total logL  non-converged    log_prob + gradient
     =====  ==============  ================  ===============  ======================
     24     1.3e-7          1.3e-4            3596 / 5000      --
     32     2.8e-12         2.8e-9            1782 / 5000      8.2 ms
