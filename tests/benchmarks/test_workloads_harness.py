@@ -213,7 +213,9 @@ def test_numpyro_peer_matches_references(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(tmp_path / "check.json") as f:
         errors = json.load(f)["check"]["errors"]
-    assert set(errors) == {"W1", "W2", "W3", "W4", "W5"}
+    assert set(errors) == {"W1", "W2", "W3", "W4", "W5", "W6"}
+    # W3's 10-node adaptive Gauss-Hermite is ~4e-5 off (DEVELOPERS.md), W6's 1,536-node
+    # product rule ~1e-6 over the posterior region (_peer_numpyro.py); others ~1e-9
+    bounds = {"W3": 1e-4, "W6": 1e-5}
     for wl, errs in errors.items():
-        # W3's 10-node adaptive Gauss-Hermite is ~4e-5 off (DEVELOPERS.md); others ~1e-9
-        assert max(abs(e) for e in errs) < (1e-4 if wl == "W3" else 1e-7), (wl, errs)
+        assert max(abs(e) for e in errs) < bounds.get(wl, 1e-7), (wl, errs)
