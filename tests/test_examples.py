@@ -13,7 +13,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ("seed_trapezoid.py", "seed_monte_carlo.py", "seed_heaviside.py",
-           "quadrature_tour.py")
+           "quadrature_tour.py", "quadrature_cubature.py")
 TIMEOUT = 600  # generous: the 2 cores are shared with other jobs
 
 
@@ -89,3 +89,21 @@ def test_quadrature_tour(outputs):
     xla = _row(out, "XLA, second call")
     assert float(xla[1]) < 1e-12 and float(xla[2]) < 1e-12 and xla[-1] == "converged"
     assert re.search(r"^tanh-sinh .* converged$", out, re.M)
+
+
+def test_quadrature_cubature(outputs):
+    out = outputs["quadrature_cubature.py"]
+    gl = _row(out, "gauss-legendre")
+    assert float(gl[1]) < 1e-12 and gl[-1] == "CONVERGED"
+    for method in ("genz-malik", "qmc", "auto"):
+        row = _row(out, method)
+        # honest: converged with the true error within the reported one, or not converged
+        assert row[-1] != "CONVERGED" or float(row[1]) <= float(row[2]), row
+    for label in ("d/da", "d/d upper_x"):
+        auto, exact = (float(v) for v in _row(out, label))
+        assert abs(auto - exact) < 1e-10 * abs(exact)
+    log_z = [float(v) for v in _row(out, "NormalizedBox log Z")[-2:]]
+    assert abs(log_z[0] - log_z[1]) < 1e-9
+    for label in ("NormalizedBox mean x", "NormalizedBox mean y"):
+        got, exact = (float(v) for v in _row(out, label)[-2:])
+        assert abs(got - exact) < 0.02  # 20,000 draws: sd of the mean below 0.005
