@@ -27,6 +27,7 @@ __all__ = ["AUTO_MAX_DIM", "METHODS", "cubature"]
 AUTO_MAX_DIM = 6  # auto: Genz-Malik up to here (149 nodes a box at d=6), QMC above
 _MAX_PRODUCT_NODES = 1 << 22
 _QMC_REPLICATES = 8
+_QMC_BITS = 32  # binary digits scrambled: beyond 2**-32 a point keeps its box's middle
 _DEFAULT_SAMPLES = 1 << 15
 
 
@@ -163,17 +164,43 @@ def _adaptive(box, opts, log, rtol, atol):
             tf.reshape(evals, shape), tf.reshape(failed, shape))
 
 
+def _scrambled(points, reps, seed, dtype):
+    """``reps`` randomised copies of Sobol ``points`` ``[n, d]``: per copy and axis a
+    random lower-triangular binary matrix with unit diagonal applied to the 32 binary
+    digits, then a random digital shift (Matoušek's linear scrambling). Each copy stays a
+    digital net with every point uniform on the cube, so the copies' means are unbiased
+    and independent; unlike a shift modulo 1 the scrambling keeps the net's
+    stratification, which on smooth integrands gives a far smaller spread (``exp(0.8 x -
+    1.5 y)``-like integrand in 2-D, 16,384 points: true error 1.2e-3 with shifts modulo
+    1 against 9e-7 scrambled; tests/quadrature/test_cubature_reference.py)."""
+    n, d = points.shape
+    width = _QMC_BITS
+    digits = np.floor(np.asarray(points) * 2.0 ** width).astype(np.int64)  # exact: dyadic
+    # bits, most significant first: [n, d, width]
+    bits = (digits[..., None] >> np.arange(width - 1, -1, -1)) & 1
+    bits = tf.constant(bits, tf.int32)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    lower = tf.random.stateless_uniform([reps, d, width, width], seeds[0], 0, 2, tf.int32)
+    lower = tf.linalg.band_part(lower, -1, 0)
+    lower = tf.linalg.set_diag(lower, tf.ones([reps, d, width], tf.int32))
+    shift = tf.random.stateless_uniform([reps, 1, d, width], seeds[1], 0, 2, tf.int32)
+    # output bit i = XOR over k <= i of lower[i, k] & bit k: a sum modulo 2
+    mixed = tf.math.floormod(tf.einsum("rdik,ndk->rndi", lower, bits) + shift, 2)
+    weights = tf.constant(0.5 ** np.arange(1, width + 1), dtype)
+    # the middle of the scrambled digit box: strictly inside (0, 1)
+    return tf.reduce_sum(tf.cast(mixed, dtype) * weights, -1) + tf.constant(
+        0.5 ** (width + 1), dtype)
+
+
 def _qmc(box, opts, log, rtol, atol):
-    """Sobol points under ``_QMC_REPLICATES`` random shifts modulo 1; the spread of the
-    replicate means is the standard error."""
+    """Sobol points under ``_QMC_REPLICATES`` independent random scramblings; the spread
+    of the replicate means is the standard error."""
     samples = opts["samples"] or _DEFAULT_SAMPLES
     if samples < 2 * _QMC_REPLICATES:
         raise ValueError(f"samples={samples} must be >= {2 * _QMC_REPLICATES} "
-                         f"({_QMC_REPLICATES} shifted replicates of >= 2 points)")
+                         f"({_QMC_REPLICATES} scrambled replicates of >= 2 points)")
     reps, per, d, dtype = _QMC_REPLICATES, samples // _QMC_REPLICATES, box.dim, box.dtype
-    base = tf.constant(sobol_points(d, per), dtype)
-    shifts = tf.random.stateless_uniform([reps, 1, d], _seed(opts["seed"]), dtype=dtype)
-    u = tf.math.floormod(base[None] + shifts, 1.0)
+    u = _scrambled(sobol_points(d, per), reps, _seed(opts["seed"]), dtype)
     # strictly inside (0, 1): the infinite maps are singular at the ends
     u = tf.clip_by_value(u, box.eps, 1.0 - box.eps)
     g, bad = box.evaluate(tf.reshape(u, [reps * per] + [1] * box.batch_shape.rank + [d]))
@@ -197,7 +224,7 @@ METHODS = {
                               "tensor-product composite Gauss-Legendre"),
     "genz-malik": _Method(("max_evals",), _adaptive, "globally adaptive Genz-Malik"),
     "adaptive": _Method(("max_evals",), _adaptive, "same as genz-malik"),
-    "qmc": _Method(("samples", "seed"), _qmc, "randomly shifted Sobol points"),
+    "qmc": _Method(("samples", "seed"), _qmc, "scrambled Sobol points"),
 }
 
 
@@ -315,7 +342,7 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
         needs.
     samples, seed
         ``"qmc"``: points per element (default 32,768; a power of two in each of the 8
-        shifted replicates is best) and an int or shape-[2] int tensor (stateless).
+        scrambled replicates is best) and an int or shape-[2] int tensor (stateless).
     dtype : tf.DType, optional
         Working dtype; by default that of float inputs, else float64.
 
@@ -335,7 +362,7 @@ def cubature(f, lower, upper, *, args=(), method="auto", rtol=None, atol=0.0, lo
     the box (Genz's C0 and discontinuous families) boxes straddling the edge can
     understate it, and it needs many boxes there (status ``BUDGET_EXHAUSTED`` rather
     than convergence, usually). Genz–Malik costs ``2^d`` evaluations a box and suits
-    d <= ~6. ``"qmc"`` reports a standard error over 8 random shifts, which the true
+    d <= ~6. ``"qmc"`` reports a standard error over 8 random scramblings, which the true
     error exceeds about a third of the time; its convergence to ``rtol`` is statistical.
     An infinite axis is mapped to (0, 1) with a Jacobian that must decay: integrands
     with heavy tails converge slowly. Gradients (to ``args``, captured tensors and

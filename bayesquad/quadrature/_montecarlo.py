@@ -22,9 +22,10 @@ _DEFAULT_SAMPLES = 4096
 
 @functools.lru_cache(maxsize=None)
 def _sobol(n):
+    # TF's sequence starts after 0: prepended, the first 2^m points are equispaced
     with tf.init_scope():
-        points = tf.math.sobol_sample(1, n, skip=0, dtype=tf.float64)
-    points = np.asarray(points)[:, 0].copy()
+        points = tf.math.sobol_sample(1, max(n - 1, 1), skip=0, dtype=tf.float64)
+    points = np.concatenate([[0.0], np.asarray(points)[:, 0]])[:n].copy()
     points.setflags(write=False)
     return points
 
