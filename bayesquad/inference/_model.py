@@ -308,7 +308,9 @@ def _describe(model, obs, seed, chosen=()):
             if hasattr(d, "max_events"):
                 # a point process holds its events on one padded axis: its event shape is
                 # the buffer length, not a number of i.i.d. draws
-                fix = (f"for a {type(d).__name__}, pass max_events={value.shape[-1]} (the "
+                # events on a box are [max_events, d]: the event axis is the one before
+                event_axis = -len(d.event_shape.as_list() or [0])
+                fix = (f"for a {type(d).__name__}, pass max_events={value.shape[event_axis]} (the "
                        f"length of the observed event axis; pad realisations of different "
                        f"lengths with NaN, bayesquad.distributions.pad_events) — not tfd.Sample")
             else:

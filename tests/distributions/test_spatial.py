@@ -201,3 +201,19 @@ def test_inside_a_joint_model_with_max_events():
     want = (stats.norm(0, 2).logpdf(1.5) + sum(1.5 + 0.5 * x - 0.3 * y for x, y in events)
             - math.exp(exact_log_count(1.5, 0.5, -0.3)))
     assert float(lp) == pytest.approx(want, rel=1e-12)
+
+
+def test_a_joint_model_without_max_events_is_told_the_event_count():
+    """The shape error names max_events = the number of observed events (the axis before
+    the coordinates), not the dimension."""
+    from bayesquad.inference import sample
+    events = np.random.default_rng(0).uniform(LOW, HIGH, size=(30, 2))
+
+    def model():
+        a = yield tfd.JointDistributionCoroutine.Root(tfd.Normal(tf.constant(0.0, F64), 2.0,
+                                                                 name="a"))
+        yield SpatialPoissonProcess(log_linear, LOW, HIGH, params={"a": a, "b": 0.0, "c": 0.0},
+                                    name="xy")
+    with pytest.raises(ValueError, match="pass max_events=30 "):
+        sample(tfd.JointDistributionCoroutine(model), {"xy": events}, chains=1, warmup=10,
+               draws=10, progress=False)
