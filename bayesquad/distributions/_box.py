@@ -10,11 +10,11 @@ from bayesquad.distributions import _common as C
 from bayesquad.distributions import _plans
 from bayesquad.quadrature._choice import Adaptive
 from bayesquad.quadrature._cubature import cubature
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature._frozen import GaussLegendre, _mapped_nodes
 
 tfb = tfp.bijectors
 
-__all__ = ["BoxFunctionMixin", "box_candidates"]
+__all__ = ["BoxFunctionMixin", "box_candidates", "mapped_box_candidates"]
 
 _METHODS = ("gauss-legendre", "genz-malik", "qmc", "auto")
 #: nodes and panels per axis of the product Gauss-Legendre candidates of a plan
@@ -30,6 +30,22 @@ def box_candidates(dim):
                                   ladder="panels", monotone=("nodes", "panels"), nodes=n,
                                   panels=p)
                  for cost, p, n in rules)
+
+
+#: nodes per axis and scales of the candidates of a box with an infinite side (the same
+#: ladder of scales as an interval's, see ``_mixins.mapped_candidates``)
+_MAPPED_BOX_NODES = (8, 12, 16, 24, 32, 48, 64)
+_MAPPED_BOX_SCALES = (1 / 64, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
+
+
+@functools.lru_cache(maxsize=None)
+def mapped_box_candidates(dim):
+    """Product Gauss–Legendre plans after ``x = a + scale·u/(1-u)`` on the infinite sides,
+    cheapest first; each scale is a family climbed along its node count."""
+    rules = sorted((n ** dim, s, n) for n in _MAPPED_BOX_NODES for s in _MAPPED_BOX_SCALES)
+    return tuple(_plans.Plan.make(f"{GaussLegendre(n, 1, s).describe()}, per axis", cost,
+                                  ladder="nodes", nodes=n, panels=1, scale=s)
+                 for cost, s, n in rules)
 
 
 def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
@@ -72,7 +88,8 @@ class BoxFunctionMixin:
     """
 
     def _init_box(self, fn, fn_name, low, high, params, dtype, *, quadrature, method,
-                  nodes, panels, rtol, atol, max_evals, bound_grid, bound_safety):
+                  nodes, panels, rtol, atol, max_evals, bound_grid, bound_safety,
+                  allow_infinite=False):
         """Check and store the inputs; returns the dtype. Call inside the name scope."""
         C.check_callable(fn, fn_name)
         if not isinstance(bound_grid, (int, np.integer)) or bound_grid < 2:
@@ -91,10 +108,10 @@ class BoxFunctionMixin:
         self._high = tf.convert_to_tensor(high, dtype, name="high")
         self._params = C.convert_params(params, dtype)
         self._bound_grid, self._bound_safety = int(bound_grid), float(bound_safety)
-        self._check_box(owner)
+        self._check_box(owner, allow_infinite)
         return dtype
 
-    def _check_box(self, owner):
+    def _check_box(self, owner, allow_infinite):
         for label, corner in (("low", self._low), ("high", self._high)):
             if corner.shape.rank is None or corner.shape.rank < 1 or corner.shape[-1] is None:
                 raise ValueError(f"`{label}` must have a static trailing axis (the "
@@ -105,10 +122,13 @@ class BoxFunctionMixin:
                              f"shapes {self._low.shape} and {self._high.shape}; for an "
                              f"interval use {one_d}")
         lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
-        if lo is not None and hi is not None and not (
-                np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
-            raise ValueError(f"the box must be finite with low < high on every axis, got "
-                             f"low={lo}, high={hi}")
+        if lo is None or hi is None:
+            return
+        finite = np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
+        if not (np.all(lo < hi) and (finite or allow_infinite)):
+            kind = "low < high" if allow_infinite else "finite with low < high"
+            raise ValueError(f"the box must be {kind} on every axis, got low={lo}, "
+                             f"high={hi}")
 
     @property
     def dim(self):
@@ -149,8 +169,16 @@ class BoxFunctionMixin:
         """``(inside, x_safe)`` for points ``x [..., d]``: ``x_safe`` is ``x`` inside the
         box and its centre elsewhere (no NaN in values or gradients of ``fn``)."""
         inside = tf.reduce_all((x >= self._low) & (x <= self._high), axis=-1)
-        centre = 0.5 * (self._low + self._high) + tf.zeros_like(x)
-        return inside, tf.where(inside[..., tf.newaxis], x, centre)
+        return inside, tf.where(inside[..., tf.newaxis], x, self._safe_point() + tf.zeros_like(x))
+
+    def _safe_point(self):
+        """A finite point of the box: its centre, or one unit in from a finite side."""
+        lo, hi = self._low, self._high
+        lo_fin, hi_fin = tf.math.is_finite(lo), tf.math.is_finite(hi)
+        zero = tf.zeros_like(lo + hi)
+        lo0, hi0 = tf.where(lo_fin, lo, zero), tf.where(hi_fin, hi, zero)
+        return tf.where(lo_fin & hi_fin, 0.5 * (lo0 + hi0),
+                        tf.where(lo_fin, lo0 + 1.0, tf.where(hi_fin, hi0 - 1.0, zero)))
 
     def _box_bijector(self, event_ndims_extra=0):
         low, high = self._low, self._high
@@ -162,8 +190,13 @@ class BoxFunctionMixin:
     def _plan(self):
         if not self._plannable:
             return None
+        lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
+        if lo is None or hi is None:
+            return None
+        finite = np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
+        candidates = box_candidates if finite else mapped_box_candidates
         return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
-                             functools.partial(box_candidates, self.dim))
+                             functools.partial(candidates, self.dim))
 
     def _keyed(self):
         keys = tuple(self._params)
@@ -177,7 +210,7 @@ class BoxFunctionMixin:
         fn, values = self._keyed()
         plan = self._plan()
         if plan is not None:
-            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"))
+            rule = GaussLegendre(plan.get("nodes"), plan.get("panels"), plan.get("scale"))
             value = rule.integrate_box(fn, self._low, self._high, args=values, log=True)
             return value, tf.zeros(tf.shape(value), tf.int32)
         res = self.integral_result()
@@ -201,4 +234,33 @@ class BoxFunctionMixin:
                           [grid.shape[0]] + [1] * len(self.batch_shape) + [self.dim])
         x = self._low + (self._high - self._low) * grid
         log_f = self._fn(x, **self._params) + tf.zeros_like(x[..., 0])
+        return tf.reduce_max(log_f, axis=0) + math.log(self._bound_safety)
+
+    def _to_box(self, u, low, high):
+        """``(x, log |dx/du|)`` of unit points ``u`` ``[..., d]`` (in ``(0, 1)``): linear on
+        finite sides, ``x = a + s·u/(1-u)`` on infinite ones with the plan's scale (1
+        outside a plan), as the integral maps them."""
+        plan = self._plan()
+        scale = tf.constant(1.0 if plan is None or plan.get("scale") is None
+                            else plan.get("scale"), u.dtype)
+        xs, logs = zip(*(_mapped_nodes(u[..., k], 1.0 - u[..., k], low[..., k],
+                                       high[..., k], scale) for k in range(self.dim)))
+        return tf.stack(xs, -1), tf.add_n(list(logs))
+
+    def _log_mapped_bound(self, given=None):
+        """``log`` of a bound of ``exp(fn(x(u))) |dx/du|`` over the unit cube (rejection
+        sampling in ``u``): ``given`` (a bound of ``exp(fn)``, for finite boxes: times the
+        volume), or ``bound_safety`` times the maximum on a grid of ``bound_grid`` points
+        per axis."""
+        if given is not None:
+            volume = tf.reduce_sum(tf.math.log(self._high - self._low), -1)
+            return tf.math.log(given) + volume + tf.zeros(self.batch_shape_tensor(), self.dtype)
+        # the corners of the cube too (where a finite box's density often peaks), kept
+        # off the singular ends of the infinite maps
+        u = np.clip(np.linspace(0.0, 1.0, self._bound_grid), 1e-6, 1.0 - 1e-6)
+        grid = np.stack([g.ravel() for g in np.meshgrid(*[u] * self.dim, indexing="ij")], -1)
+        grid = tf.reshape(tf.constant(grid, self.dtype),
+                          [grid.shape[0]] + [1] * len(self.batch_shape) + [self.dim])
+        x, log_jac = self._to_box(grid, self._low, self._high)
+        log_f = self._fn(x, **self._params) + log_jac
         return tf.reduce_max(log_f, axis=0) + math.log(self._bound_safety)

@@ -27,7 +27,8 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
         (quadrature nodes) and ``sample_shape + batch_shape + [d]`` (``log_prob``);
         parameters broadcast against ``x[..., 0]``.
     low, high : Tensor, shape ``[..., d]``
-        Finite corners of the box, ``low < high`` on every axis.
+        Corners of the box, ``low < high`` on every axis; sides may be infinite (a
+        density on the plane, a half-plane).
     params : dict of str -> Tensor, optional
         Scalar-per-batch-element parameters.
     quadrature : GaussLegendre, Adaptive or None
@@ -51,9 +52,16 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
     the product rule) says when the configured rule does not resolve the density, and a
     fit's plan is measured over the posterior region and certified at posterior draws.
 
-    *Sampling* is rejection from the uniform distribution on the box, exact when the bound
-    bounds the density; the grid bound can miss a peak narrower than the grid spacing
-    (pass ``density_bound``). The cost is ``bound · volume / Z`` candidates per draw; a
+    *Infinite sides* are mapped as :class:`~bayesquad.quadrature.GaussLegendre` with a
+    ``scale`` maps them (``x = a + s·u/(1-u)``); a fit plans the scale and the nodes per
+    axis over the posterior region. Outside a fit the configured cubature maps them with
+    scale 1, so a density whose mass sits far from the unit scale needs a plan, a chosen
+    rule, or shifted and scaled coordinates (the status says so).
+
+    *Sampling* is rejection from the uniform distribution on the unit cube mapped into the
+    box (on a finite box: uniform on the box), exact when the bound bounds the mapped
+    density; the grid bound can miss a peak narrower than the grid spacing (pass
+    ``density_bound`` on a finite box). The cost is ``bound · volume / Z`` candidates per draw; a
     row still short after 10,000 rounds (a bound 10^4 times too loose, or a NaN one) is
     returned as NaN, and with ``validate_args=True`` sampling raises instead.
     """
@@ -68,7 +76,15 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
             dtype = self._init_box(
                 log_density, "log_density", low, high, params, dtype, quadrature=quadrature,
                 method=method, nodes=nodes, panels=panels, rtol=rtol, atol=atol,
-                max_evals=max_evals, bound_grid=bound_grid, bound_safety=bound_safety)
+                max_evals=max_evals, bound_grid=bound_grid, bound_safety=bound_safety,
+                allow_infinite=True)
+            lo, hi = tf.get_static_value(self._low), tf.get_static_value(self._high)
+            if density_bound is not None and not (
+                    lo is not None and hi is not None and np.all(np.isfinite(lo))
+                    and np.all(np.isfinite(hi))):
+                raise ValueError("`density_bound` needs a finite box (known when the "
+                                 "distribution is built); on a box with an infinite side "
+                                 "sampling bounds the mapped density on a grid instead")
             self._density_bound = (None if density_bound is None else
                                    tf.convert_to_tensor(density_bound, dtype))
             super().__init__(dtype=dtype, reparameterization_type=tfd.NOT_REPARAMETERIZED,
@@ -118,7 +134,7 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
             tf.broadcast_to(v, tf.concat([batch, [d]], 0)), [rows, 1, d])
         low, high = corner(self._low), corner(self._high)
         params = {key: flat(v) for key, v in self._params.items()}
-        log_m = flat(tf.stop_gradient(self._log_bound(self._density_bound)))
+        log_m = flat(tf.stop_gradient(self._log_mapped_bound(self._density_bound)))
         bad_bound = tf.math.is_nan(log_m) | tf.equal(log_m, np.inf)
         block = max(_MIN_BLOCK, n) if isinstance(n, int) else tf.maximum(_MIN_BLOCK, n)
         row_ids = tf.broadcast_to(tf.range(rows)[:, tf.newaxis], tf.stack([rows, block]))
@@ -126,8 +142,10 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
         def body(rounds, count, out, exceeded, seed):
             seed, s_pos, s_acc = tf.unstack(tfp.random.split_seed(seed, 3))
             u = tf.random.stateless_uniform(tf.stack([rows, block, d]), s_pos, 0.0, 1.0, dtype)
-            x = low + (high - low) * u
-            log_f = self._fn(x, **params) + tf.zeros_like(x[..., 0])
+            # proposals uniform in the unit cube, mapped into the box as the integral maps
+            # it: accepted with probability f(x(u)) |dx/du| / bound
+            x, log_jac = self._to_box(u, low, high)
+            log_f = self._fn(x, **params) + log_jac
             u_acc = tf.random.stateless_uniform(tf.stack([rows, block]), s_acc,
                                                 np.finfo(dtype.as_numpy_dtype).tiny, 1.0, dtype)
             accept = (tf.math.log(u_acc) < log_f - log_m) & ~bad_bound

@@ -154,12 +154,13 @@ class GaussLegendre:
         return tf.reduce_sum(w * g * tf.exp(log_jac), 0)
 
     def integrate_box(self, f, lower, upper, *, args=(), log=False):
-        """``∫ f`` over the box ``[lower, upper]`` (shape ``[..., d]``, finite) by the
-        tensor product of this rule on every axis (``(nodes·panels)^d`` evaluations).
+        """``∫ f`` over the box ``[lower, upper]`` (shape ``[..., d]``) by the tensor
+        product of this rule on every axis (``(nodes·panels)^d`` evaluations).
 
         ``f`` gets ``x.shape == [m] + batch_shape + [d]`` and returns ``[m] +
-        batch_shape``, as for :func:`bayesquad.cubature`. Returns the value only;
-        gradients flow to ``args``, captured tensors and the limits.
+        batch_shape``, as for :func:`bayesquad.cubature`. Sides may be infinite when the
+        rule has a ``scale`` (each axis mapped as in :meth:`integrate`). Returns the value
+        only; gradients flow to ``args``, captured tensors and finite limits.
         """
         lower = tf.convert_to_tensor(lower)
         dtype = lower.dtype
@@ -173,24 +174,36 @@ class GaussLegendre:
         batch = tf.broadcast_static_shape(lower.shape[:-1], upper.shape[:-1])
         for a in args:
             batch = tf.broadcast_static_shape(batch, a.shape)
-        t, _, w = _composite(self.nodes, self.panels)
-        grid = np.stack([g.ravel() for g in np.meshgrid(*[t] * dim, indexing="ij")], -1)
-        log_w = np.sum(np.log(np.stack([g.ravel() for g in np.meshgrid(
-            *[w] * dim, indexing="ij")], -1)), -1)
-        shape = [grid.shape[0]] + [1] * batch.rank
-        grid = tf.reshape(tf.constant(grid, dtype), shape + [dim])
-        log_w = tf.reshape(tf.constant(log_w, dtype), shape)
-        width = upper - lower
-        x = tf.broadcast_to(lower + width * grid,
-                            tf.TensorShape([shape[0]]).concatenate(batch).concatenate([dim]))
+        t, tc, w = _composite(self.nodes, self.panels)
+        index = [i.ravel() for i in np.meshgrid(*[np.arange(t.size)] * dim, indexing="ij")]
+        log_w = tf.reshape(tf.constant(np.log(w)[np.stack(index, -1)].sum(-1), dtype),
+                           [-1] + [1] * batch.rank)
+        nodes = tf.TensorShape([index[0].size]).concatenate(batch)
+        if self.scale is None:
+            grid = tf.reshape(tf.constant(t[np.stack(index, -1)], dtype),
+                              [-1] + [1] * batch.rank + [dim])
+            width = upper - lower
+            x = tf.broadcast_to(lower + width * grid, nodes.concatenate([dim]))
+            log_jac = tf.reduce_sum(tf.math.log(width), -1)  # lower < upper on every axis
+        else:
+            x, log_jac = box_nodes(t[np.stack(index, -1)], tc[np.stack(index, -1)], lower,
+                                   upper, self.scale)
+            # the limits' batch axes align with the trailing ones of the whole batch
+            extra = [1] * (batch.rank - (log_jac.shape.rank - 1))
+            x = tf.reshape(x, tf.concat([tf.shape(x)[:1], extra, tf.shape(x)[1:]], 0))
+            log_jac = tf.reshape(log_jac, tf.concat([tf.shape(log_jac)[:1], extra,
+                                                     tf.shape(log_jac)[1:]], 0))
+            x = tf.broadcast_to(x, nodes.concatenate([dim]))
         g = tf.convert_to_tensor(f(x, *args))
         if g.shape.rank is not None and g.shape != x.shape[:-1]:
             raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
                              f"{x.shape.as_list()}; it must return one value per node "
                              f"({x.shape[:-1].as_list()})")
-        if log:  # lower < upper on every axis (a log of a negative volume is NaN)
-            return tf.reduce_logsumexp(g + log_w, 0) + tf.reduce_sum(tf.math.log(width), -1)
-        return tf.reduce_sum(tf.exp(log_w) * g, 0) * tf.reduce_prod(width, -1)
+        if self.scale is None and not log:
+            return tf.reduce_sum(tf.exp(log_w) * g, 0) * tf.reduce_prod(upper - lower, -1)
+        if log:
+            return tf.reduce_logsumexp(g + log_w + log_jac, 0)
+        return tf.reduce_sum(g * tf.exp(log_w + log_jac), 0)
 
     def _check_limits(self, lower, upper):
         if self.scale is not None:
@@ -202,6 +215,28 @@ class GaussLegendre:
                     f"`{name}` is not finite; a Gauss-Legendre rule on an infinite range "
                     "needs a `scale` (GaussLegendre(nodes, scale=...)), or use "
                     "bayesquad.integrate")
+
+
+def box_nodes(t, tc, lower, upper, scale):
+    """Points ``x`` ``[m] + batch + [d]`` and ``log |dx/du|`` ``[m] + batch`` of unit
+    points ``t`` ``[m, d]`` (with complements ``tc``) mapped into the box ``[lower,
+    upper]`` (``[..., d]``), each axis as :meth:`GaussLegendre.integrate` maps a range:
+    linearly where finite, by ``x = a + scale·u/(1-u)`` (or its mirror or the line's map)
+    where a side is infinite."""
+    lower = tf.convert_to_tensor(lower)
+    dtype = lower.dtype
+    upper = tf.convert_to_tensor(upper, dtype)
+    rank = max(lower.shape.rank, upper.shape.rank) - 1
+    shape = [-1] + [1] * rank
+    xs, logs = [], []
+    for k in range(int(lower.shape[-1])):
+        tk = tf.reshape(tf.constant(np.asarray(t)[:, k], dtype), shape)
+        tck = tf.reshape(tf.constant(np.asarray(tc)[:, k], dtype), shape)
+        x, log_jac = _mapped_nodes(tk, tck, lower[..., k], upper[..., k],
+                                   tf.constant(scale, dtype))
+        xs.append(x)
+        logs.append(log_jac)
+    return tf.stack(xs, -1), tf.add_n(logs)
 
 
 def _mapped_nodes(t, tc, lower, upper, scale):
