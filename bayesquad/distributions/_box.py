@@ -8,9 +8,10 @@ import numpy as np
 from bayesquad._tf import tf, tfp
 from bayesquad.distributions import _common as C
 from bayesquad.distributions import _plans
+from bayesquad.distributions._maps import interval_bijector
 from bayesquad.quadrature._choice import Adaptive
 from bayesquad.quadrature._cubature import cubature
-from bayesquad.quadrature._frozen import GaussLegendre, _mapped_nodes
+from bayesquad.quadrature._frozen import MAX_BOX_NODES, GaussLegendre, _mapped_nodes
 
 tfb = tfp.bijectors
 
@@ -25,7 +26,8 @@ _BOX_PANELS = (1, 2, 3, 4, 6, 8, 12, 16)
 @functools.lru_cache(maxsize=None)
 def box_candidates(dim):
     """Product Gauss–Legendre plans (the same rule on every axis), cheapest first."""
-    rules = sorted(((n * p) ** dim, p, n) for n in _BOX_NODES for p in _BOX_PANELS)
+    rules = sorted(((n * p) ** dim, p, n) for n in _BOX_NODES for p in _BOX_PANELS
+                   if (n * p) ** dim <= MAX_BOX_NODES)
     return tuple(_plans.Plan.make(f"{GaussLegendre(n, p).describe()} per axis", cost,
                                   ladder="panels", monotone=("nodes", "panels"), nodes=n,
                                   panels=p)
@@ -42,7 +44,8 @@ _MAPPED_BOX_SCALES = (1 / 64, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0
 def mapped_box_candidates(dim):
     """Product Gauss–Legendre plans after ``x = a + scale·u/(1-u)`` on the infinite sides,
     cheapest first; each scale is a family climbed along its node count."""
-    rules = sorted((n ** dim, s, n) for n in _MAPPED_BOX_NODES for s in _MAPPED_BOX_SCALES)
+    rules = sorted((n ** dim, s, n) for n in _MAPPED_BOX_NODES for s in _MAPPED_BOX_SCALES
+                   if n ** dim <= MAX_BOX_NODES)
     return tuple(_plans.Plan.make(f"{GaussLegendre(n, 1, s).describe()}, per axis", cost,
                                   ladder="nodes", nodes=n, panels=1, scale=s)
                  for cost, s, n in rules)
@@ -184,7 +187,9 @@ class BoxFunctionMixin:
         low, high = self._low, self._high
         for _ in range(event_ndims_extra):
             low, high = low[..., tf.newaxis, :], high[..., tf.newaxis, :]
-        return tfb.Sigmoid(low=low, high=high, validate_args=self.validate_args)
+        # elementwise per side: a sigmoid where both are finite, softplus on half-lines,
+        # the identity on the line
+        return interval_bijector(low, high, validate_args=self.validate_args)
 
     # ---- the integral over the box ------------------------------------------------
     def _plan(self):
@@ -195,7 +200,9 @@ class BoxFunctionMixin:
             return None
         finite = np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
         candidates = box_candidates if finite else mapped_box_candidates
-        return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
+        # a finite and an infinite box of one function need different rules: two keys
+        kind = type(self).__name__ + ("" if finite else "[infinite]")
+        return _plans.lookup(_plans.plan_key(kind, self._fn),
                              functools.partial(candidates, self.dim))
 
     def _keyed(self):

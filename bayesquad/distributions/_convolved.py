@@ -51,17 +51,20 @@ def _split_candidates():
             for n in _PLAN_NODES for w in _PLAN_WINDOWS_EXPONENTIAL]
 
 
-def _log_rule_sum(rule, log_integrand, x, lower, upper):
+def _log_rule_sum(rule, log_integrand, x, lower, upper, whole=None):
     """``log ∫_lower^upper`` by ``rule`` on [0, 1] after ``s = lower + (upper-lower) w``;
-    ``-inf`` where the range is empty (with finite gradients: the width is kept away
-    from zero where it is unused)."""
+    ``-inf`` where the range is empty. An empty range is evaluated on ``whole`` (the
+    window, ``(lower, upper)`` by default) and discarded, so that neither its value (a
+    signal whose log density is -inf there) nor its gradient can be NaN."""
+    lo, hi = (lower, upper) if whole is None else whole
+    empty = upper - lower <= 0
+    lower, upper = tf.where(empty, lo, lower), tf.where(empty, hi, upper)
     width = upper - lower
-    empty = width <= 0
-    safe = tf.where(empty, tf.ones_like(width), width)
+    safe = tf.where(width > 0, width, tf.ones_like(width))
     zero = tf.zeros([], width.dtype)
     value = rule.integrate(log_integrand, zero, zero + 1.0, args=(x, lower, safe), log=True)
     value = value + tf.math.log(safe)
-    return tf.where(empty, tf.constant(-np.inf, width.dtype), value)
+    return tf.where(empty | (width <= 0), tf.constant(-np.inf, width.dtype), value)
 
 
 def _tail_kind(resolution):
@@ -357,12 +360,15 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
             rule = GaussLegendre(int(plan.get("nodes")))
             if plan.get("split"):
                 # The kink of the kernel at s = c splits the window; where the signal's
-                # support cuts it off (c outside it) one side is empty. The split point
-                # moves no value, so it carries no gradient.
-                kink = tf.stop_gradient(tf.clip_by_value(c, lower, upper))
+                # support cuts it off (c outside it) one side is empty. Inside the window
+                # the split point moves no value, so it carries no gradient.
+                # clipped after stopping the gradient: where the kink falls outside the
+                # window the piece ends at the window's (support's) end, whose Leibniz
+                # term must flow
+                kink = tf.clip_by_value(tf.stop_gradient(c), lower, upper)
                 value = tf.math.reduce_logsumexp(tf.stack([
-                    _log_rule_sum(rule, planned, safe_x, lower, kink),
-                    _log_rule_sum(rule, planned, safe_x, kink, upper)]), 0)
+                    _log_rule_sum(rule, planned, safe_x, lower, kink, (lower, upper)),
+                    _log_rule_sum(rule, planned, safe_x, kink, upper, (lower, upper))]), 0)
             else:
                 value = _log_rule_sum(rule, planned, safe_x, lower, upper)
             res = IntegrationResult(value, tf.fill(tf.shape(value), tf.constant(np.nan, dtype)),

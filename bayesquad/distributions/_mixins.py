@@ -146,7 +146,9 @@ class IntervalFunctionMixin:
         if lo is None or hi is None:
             return None
         finite = np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
-        return _plans.lookup(_plans.plan_key(type(self).__name__, self._fn),
+        # a finite and an infinite range of one function need different rules: two keys
+        kind = type(self).__name__ + ("" if finite else "[infinite]")
+        return _plans.lookup(_plans.plan_key(kind, self._fn),
                              gauss_legendre_candidates if finite else mapped_candidates)
 
     def _window_log_integral(self, what):

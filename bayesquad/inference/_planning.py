@@ -110,15 +110,32 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     if not recorded:
         return {}, {}
     best = {k: c[-1] for k, c in recorded.items()}
+    # Families without an order among them (the scales of an infinite range's map) have
+    # no most accurate member to stand for "finest": pick, against an adaptive reference,
+    # the most accurate of their largest rules.
+    unordered = [k for k, c in recorded.items() if any(p.get("scale") is not None for p in c)]
+    reference = None
+    if unordered:
+        with reference_settings(rtol=_REFERENCE_RTOL):
+            reference = tf.function(log_prob, autograph=False)(z).numpy()
+        for key in unordered:
+            largest = {}
+            for plan in recorded[key]:
+                if plan.family() not in largest or plan.cost > largest[plan.family()].cost:
+                    largest[plan.family()] = plan
+            best[key] = min(largest.values(), key=lambda plan, key=key: _max_change(
+                evaluate({**best, key: plan}), reference))
     finest = evaluate(best)
     # Two different rules that agree (the configured one, with its error estimates, and
     # the finest candidate) make adaptive references unnecessary; only a disagreement is
     # worth their cost (a second or more of tracing and adaptive loops).
-    reference, referee = finest, "finest"
-    if not _max_change(base, finest) <= 0.1 * tolerance:
-        with reference_settings(rtol=_REFERENCE_RTOL):
-            reference = tf.function(log_prob, autograph=False)(z).numpy()
-        referee = "adaptive"
+    referee = "adaptive"
+    if reference is None:
+        reference, referee = finest, "finest"
+        if not _max_change(base, finest) <= 0.1 * tolerance:
+            with reference_settings(rtol=_REFERENCE_RTOL):
+                reference = tf.function(log_prob, autograph=False)(z).numpy()
+            referee = "adaptive"
     share = float(tolerance) / len(recorded)
     chosen, report = {}, {}
     for key, candidates in recorded.items():

@@ -14,7 +14,10 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.quadrature import _tables
 
-__all__ = ["GaussLegendre"]
+__all__ = ["GaussLegendre", "MAX_BOX_NODES"]
+
+#: Largest tensor-product rule ``integrate_box`` evaluates (as ``cubature``'s)
+MAX_BOX_NODES = 1 << 22
 
 
 @functools.lru_cache(maxsize=None)
@@ -86,7 +89,8 @@ class GaussLegendre:
         if self.panels != 1:
             text = f"{text} × {self.panels} panels"
         if self.scale is not None:
-            text = f"{text} after x = a ± {self.scale:g}·u/(1−u) on infinite ranges"
+            text = (f"{text} after x = a ± {self.scale:g}·u/(1−u) on half-lines "
+                    f"({self.scale:g}·(2u−1)/(u(1−u)) on the line)")
         return text
 
     def to_dict(self):
@@ -135,8 +139,8 @@ class GaussLegendre:
         t, w = (tf.reshape(tf.constant(a, dtype), shape) for a in (t_np, w_np))
         nodes = tf.TensorShape([t.shape[0]]).concatenate(batch)
         if self.scale is None:
-            width = upper - lower
-            x, log_jac = lower + width * t, tf.math.log(width)
+            width = upper - lower  # may be negative (a reversed range) or zero
+            x, log_jac = lower + width * t, None
         else:
             tc = tf.reshape(tf.constant(tc_np, dtype), shape)
             x, log_jac = _mapped_nodes(t, tc, lower, upper, tf.constant(self.scale, dtype))
@@ -146,9 +150,9 @@ class GaussLegendre:
             raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
                              f"{x.shape.as_list()}; it must return one value per node")
         if self.scale is None:
-            if log:
-                return tf.reduce_logsumexp(g + tf.math.log(w), 0) + log_jac
-            return tf.reduce_sum(w * g, 0) * tf.exp(log_jac)
+            if log:  # lower < upper (the log of a negative integral does not exist)
+                return tf.reduce_logsumexp(g + tf.math.log(w), 0) + tf.math.log(width)
+            return tf.reduce_sum(w * g, 0) * width
         if log:
             return tf.reduce_logsumexp(g + tf.math.log(w) + log_jac, 0)
         return tf.reduce_sum(w * g * tf.exp(log_jac), 0)
@@ -175,6 +179,10 @@ class GaussLegendre:
         for a in args:
             batch = tf.broadcast_static_shape(batch, a.shape)
         t, tc, w = _composite(self.nodes, self.panels)
+        if t.size ** dim > MAX_BOX_NODES:
+            raise ValueError(f"{self!r} on a {dim}-dimensional box is {t.size ** dim} nodes "
+                             f"(at most {MAX_BOX_NODES}); use fewer nodes or panels, or "
+                             "bayesquad.cubature(method='genz-malik' or 'qmc')")
         index = [i.ravel() for i in np.meshgrid(*[np.arange(t.size)] * dim, indexing="ij")]
         log_w = tf.reshape(tf.constant(np.log(w)[np.stack(index, -1)].sum(-1), dtype),
                            [-1] + [1] * batch.rank)
@@ -207,6 +215,12 @@ class GaussLegendre:
 
     def _check_limits(self, lower, upper):
         if self.scale is not None:
+            # the maps assume lower < upper: an empty or reversed infinite range would be
+            # read as a half-line or the whole line
+            lo, hi = tf.get_static_value(lower), tf.get_static_value(upper)
+            if lo is not None and hi is not None and not np.all(np.less(lo, hi)):
+                raise ValueError(f"a Gauss-Legendre rule with a `scale` needs lower < upper "
+                                 f"on every element, got lower={lo}, upper={hi}")
             return
         for name, value in (("lower", lower), ("upper", upper)):
             static = tf.get_static_value(value)

@@ -178,7 +178,10 @@ def ppc_section(dt, max_vars=4, max_lines=50):
     if not names:
         return note("Not available: no variable of the posterior_predictive group has "
                     "observed data to compare with.", "absent")
-    planar = [n for n in names if is_planar(obs[n].values)]
+    # points in a plane whose number varies between replicates: a point pattern (data of
+    # fixed size with two columns, e.g. bivariate observations, keep the usual check)
+    padded_names = str(pp.attrs.get("padded", "")).split(",")
+    planar = [n for n in names if is_planar(obs[n].values) and n in padded_names]
     planar_parts = [planar_section(n, obs[n].values, pp[n].values) for n in planar]
     names = [n for n in names if n not in planar]
     if not names:

@@ -8,7 +8,8 @@ __all__ = ["is_planar", "planar_section"]
 
 
 def is_planar(observed):
-    """Whether an observed array holds points in a plane: ``[..., n, 2]``, n > 2."""
+    """Whether an observed array can hold points in a plane: ``[..., n, 2]``, n > 2 (the
+    caller also asks that the replicates vary in size, as a point pattern's do)."""
     shape = np.shape(observed)
     return len(shape) >= 2 and shape[-1] == 2 and shape[-2] > 2
 
@@ -34,6 +35,8 @@ def planar_section(name, observed, replicated, bins=40):
     reps = [_points(r) for r in arr.reshape((arr.shape[0] * arr.shape[1] if arr.ndim > 3
                                              else arr.shape[0], -1, 2))]
     pooled = np.concatenate([obs] + reps) if reps else obs
+    if not len(pooled):
+        return note(f"{name}: no events observed or replicated; nothing to map.")
     lo, hi = pooled.min(axis=0), pooled.max(axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
     edges = [np.linspace(lo[k], hi[k], bins + 1) for k in range(2)]

@@ -197,7 +197,7 @@ def test_a_planned_mapped_rule_and_its_gradient_under_xla():
                                ).log_prob(tf.constant([1.0, 1.0], F64))
         return lp, tape.gradient(lp, mx)
 
-    with _plans.applying({"NormalizedBox:correlated": plan}):
+    with _plans.applying({"NormalizedBox[infinite]:correlated": plan}):
         lp, g = run(tf.constant(0.3, F64))
     want = stats.multivariate_normal([0.3, -0.2], COV).logpdf([1.0, 1.0])
     assert float(lp) == pytest.approx(want, abs=1e-10)
@@ -227,7 +227,7 @@ def test_the_plane_is_planned_over_a_ladder_of_scales():
                                        params={"mx": mx, "my": my}), len(data), name="x")
     points = laplace_box(data.mean(0), np.diag([0.1, 0.1]) ** 2)
     plans, report = plan_quadrature(tfd.JointDistributionCoroutine(model), {"x": data}, points)
-    plan = plans["NormalizedBox:correlated"]
+    plan = plans["NormalizedBox[infinite]:correlated"]
     assert plan.get("scale") is not None and report["meta"]["max_change_vs_reference"] <= 1e-4
     log_z = math.log(2 * math.pi * math.sqrt(np.linalg.det(COV)))
     with _plans.applying(plans):
@@ -238,3 +238,10 @@ def test_the_plane_is_planned_over_a_ladder_of_scales():
 def test_an_infinite_box_refuses_a_density_bound():
     with pytest.raises(ValueError, match="density_bound"):
         plane(density_bound=1.0)
+
+
+def test_the_event_space_bijector_of_infinite_sides_is_finite():
+    for low, high in (([-INF, -INF], [INF, INF]), ([0.3, -INF], [INF, INF])):
+        d = NormalizedBox(correlated, low, high, params={"mx": 0.3, "my": -0.2})
+        x = d.experimental_default_event_space_bijector().forward(tf.constant([0.3, -0.2], F64))
+        assert np.all(np.isfinite(x.numpy())) and float(d.log_prob(x)) > -np.inf

@@ -54,8 +54,8 @@ def planned():
 
 def test_infinite_range_is_planned_with_a_mapped_rule(planned):
     (plans, report), _ = planned
-    assert list(plans) == ["Normalized:gamma_kernel"]
-    plan = plans["Normalized:gamma_kernel"]
+    assert list(plans) == ["Normalized[infinite]:gamma_kernel"]
+    plan = plans["Normalized[infinite]:gamma_kernel"]
     assert plan.get("scale") is not None and plan.get("panels") == 1
     assert "u/(1−u)" in plan.description
     # cheaper than the configured rule (32 nodes x 16 panels)
@@ -77,12 +77,12 @@ def test_plan_against_the_closed_form(planned):
 
 def test_a_scale_off_the_decay_length_is_worse_negative_control(planned):
     (plans, _), _ = planned
-    plan = plans["Normalized:gamma_kernel"]
+    plan = plans["Normalized[infinite]:gamma_kernel"]
     off = _plans.Plan.make("off", plan.cost, ladder="nodes", nodes=plan.get("nodes"),
                            panels=1, scale=plan.get("scale") / 256)
     d = Normalized(gamma_kernel, tf.constant(0.0, F64), INF,
                    params={"k": tf.constant(3.0, F64), "theta": tf.constant(5.0, F64)})
-    with _plans.applying({"Normalized:gamma_kernel": off}):
+    with _plans.applying({"Normalized[infinite]:gamma_kernel": off}):
         bad = float(d.log_normalizer())
     assert abs(bad - exact_log_normalizer(3.0, 5.0)) > 1e-4
 
@@ -100,3 +100,50 @@ def test_mass_beyond_every_scale_is_not_planned():
                                     laplace_box(np.array([3000.0]), np.array([[0.02]])))
     assert plans == {}
     assert "keep their configured methods" in report["meta"]["rejected"]
+
+
+def test_a_finite_and_an_infinite_range_of_one_function_get_their_own_plans():
+    def decay(x, rate):
+        return -rate * x
+    short = np.random.default_rng(3).uniform(0, 5, 40)
+    long = np.random.default_rng(4).exponential(1.0, 40)
+
+    def model():
+        rate = yield Root(tfd.LogNormal(tf.constant(0.0, F64), 0.5, name="rate"))
+        yield tfd.Sample(Normalized(decay, tf.constant(0.0, F64), 5.0, params={"rate": rate}),
+                         40, name="a")
+        yield tfd.Sample(Normalized(decay, tf.constant(0.0, F64), INF, params={"rate": rate}),
+                         40, name="b")
+    plans, report = plan_quadrature(tfd.JointDistributionCoroutine(model),
+                                    {"a": short, "b": long},
+                                    laplace_box(np.array([0.0]), np.array([[0.01]])))
+    keys = sorted(plans)
+    assert [k.split(":")[0] for k in keys] == ["Normalized", "Normalized[infinite]"]
+    assert plans[keys[0]].get("scale") is None and plans[keys[1]].get("scale") is not None
+
+
+def test_an_infinite_range_does_not_spoil_the_plan_of_a_finite_one():
+    """With a fast-decaying tail (rate 10) beside a finite-window bump, the stand-in
+    "finest" rule of the infinite range is chosen against the reference: the bump's plan
+    stays cheap (it fell back to 32 x 256 nodes when the stand-in was the last, least
+    suitable, candidate)."""
+    def fast(x, rate):
+        return -rate * x
+
+    def bump(x, m):
+        return -0.5 * tf.square((x - m) / 0.5)
+    rng = np.random.default_rng(6)
+
+    def model():
+        rate = yield Root(tfd.LogNormal(tf.constant(math.log(10.0), F64), 0.3, name="rate"))
+        m = yield Root(tfd.Normal(tf.constant(5.0, F64), 1.0, name="m"))
+        yield tfd.Sample(Normalized(fast, tf.constant(0.0, F64), INF, params={"rate": rate}),
+                         50, name="a")
+        yield tfd.Sample(Normalized(bump, tf.constant(0.0, F64), 10.0, params={"m": m}),
+                         50, name="b")
+    data = {"a": rng.exponential(0.1, 50), "b": rng.normal(5.0, 0.5, 50)}
+    points = laplace_box(np.array([math.log(10.0), 5.0]), np.diag([0.15, 0.07]) ** 2)
+    plans, report = plan_quadrature(tfd.JointDistributionCoroutine(model), data, points)
+    assert len(plans) == 2 and report["meta"]["max_change_vs_reference"] <= 1e-4
+    finite = [p for k, p in plans.items() if "[infinite]" not in k][0]
+    assert finite.cost <= 256

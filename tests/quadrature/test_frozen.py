@@ -231,3 +231,33 @@ def test_box_value_mode_and_validation():
     with pytest.raises(ValueError, match="scale"):
         GaussLegendre(8).integrate_box(lambda x: x[..., 0], tf.constant([0.0, 0.0], F64),
                                        [1.0, math.inf])
+
+
+def test_reversed_and_empty_ranges_without_scale():
+    """A reversed range flips the sign; an empty one is 0 with a finite gradient."""
+    one = lambda x: tf.ones_like(x)  # noqa: E731
+    assert float(GaussLegendre(8).integrate(one, tf.constant(1.0, F64), 0.0)) == pytest.approx(-1.0)
+    b = tf.constant(0.5, F64)
+    with tf.GradientTape() as tape:
+        tape.watch(b)
+        v = GaussLegendre(8).integrate(lambda x: tf.exp(x), b, b)
+    # the same tensor at both ends: f(b) - f(b) = 0, finite (it was NaN through log(0))
+    assert float(v) == 0.0 and float(tape.gradient(v, b)) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_a_scaled_rule_refuses_limits_out_of_order():
+    with pytest.raises(ValueError, match="lower < upper"):
+        GaussLegendre(8, scale=1.0).integrate(lambda x: -x * x, tf.constant(INF, F64), 0.0)
+    with pytest.raises(ValueError, match="lower < upper"):
+        GaussLegendre(8, scale=1.0).integrate(lambda x: -x * x, tf.constant(-INF, F64), -INF)
+
+
+def test_box_rules_are_capped():
+    from bayesquad.distributions._box import box_candidates, mapped_box_candidates
+    from bayesquad.quadrature._frozen import MAX_BOX_NODES
+    for dim in (2, 3, 4):
+        assert max(p.cost for p in box_candidates(dim)) <= MAX_BOX_NODES
+        assert max(p.cost for p in mapped_box_candidates(dim)) <= MAX_BOX_NODES
+    with pytest.raises(ValueError, match="at most"):
+        GaussLegendre(64, 16).integrate_box(lambda x: x[..., 0], tf.zeros([3], F64),
+                                            tf.ones([3], F64))
