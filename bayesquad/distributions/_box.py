@@ -168,25 +168,25 @@ class BoxFunctionMixin:
         raise NotImplementedError(f"slicing a {type(self).__name__} is not supported; build "
                                   "one per batch element")
 
-    def _inside(self, x):
-        """``(inside, x_safe)`` for points ``x [..., d]``: ``x_safe`` is ``x`` inside the
-        box and its centre elsewhere (no NaN in values or gradients of ``fn``)."""
-        inside = tf.reduce_all((x >= self._low) & (x <= self._high), axis=-1)
-        return inside, tf.where(inside[..., tf.newaxis], x, self._safe_point() + tf.zeros_like(x))
+    def _corners(self, extra=0):
+        """``(low, high)`` with ``extra`` unit axes before the coordinates, to line up with
+        points that carry further event axes (a point process's event axis)."""
+        low, high = self._low, self._high
+        for _ in range(extra):
+            low, high = low[..., tf.newaxis, :], high[..., tf.newaxis, :]
+        return low, high
 
-    def _safe_point(self):
-        """A finite point of the box: its centre, or one unit in from a finite side."""
-        lo, hi = self._low, self._high
-        lo_fin, hi_fin = tf.math.is_finite(lo), tf.math.is_finite(hi)
-        zero = tf.zeros_like(lo + hi)
-        lo0, hi0 = tf.where(lo_fin, lo, zero), tf.where(hi_fin, hi, zero)
-        return tf.where(lo_fin & hi_fin, 0.5 * (lo0 + hi0),
-                        tf.where(lo_fin, lo0 + 1.0, tf.where(hi_fin, hi0 - 1.0, zero)))
+    def _inside(self, x, extra=0):
+        """``(inside, x_safe)`` for points ``x [..., d]``: ``x_safe`` is ``x`` inside the
+        box and a finite point of the box elsewhere (no NaN in values or gradients of
+        ``fn``)."""
+        low, high = self._corners(extra)
+        inside = tf.reduce_all((x >= low) & (x <= high), axis=-1)
+        safe = C.safe_point(low, high) + tf.zeros_like(x)
+        return inside, tf.where(inside[..., tf.newaxis], x, safe)
 
     def _box_bijector(self, event_ndims_extra=0):
-        low, high = self._low, self._high
-        for _ in range(event_ndims_extra):
-            low, high = low[..., tf.newaxis, :], high[..., tf.newaxis, :]
+        low, high = self._corners(event_ndims_extra)
         # elementwise per side: a sigmoid where both are finite, softplus on half-lines,
         # the identity on the line
         return interval_bijector(low, high, validate_args=self.validate_args)

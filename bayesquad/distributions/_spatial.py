@@ -127,11 +127,8 @@ class SpatialPoissonProcess(BoxFunctionMixin, PaddedEventsMixin, tfd.Distributio
     # ---- density -----------------------------------------------------------------
     def _log_prob(self, events):
         events = tf.convert_to_tensor(events, self.dtype)
-        low, high = self._low[..., tf.newaxis, :], self._high[..., tf.newaxis, :]
         present = ~tf.reduce_any(tf.math.is_nan(events), axis=-1)
-        inside = tf.reduce_all((events >= low) & (events <= high), axis=-1)
-        centre = 0.5 * (low + high)
-        safe = tf.where(inside[..., tf.newaxis], events, centre + tf.zeros_like(events))
+        inside, safe = self._inside(events, extra=1)
         params = {k: v[..., tf.newaxis] for k, v in self._params.items()}
         log_lam = tf.convert_to_tensor(self._fn(safe, **params), self.dtype)
         log_lam = log_lam + tf.zeros_like(safe[..., 0])
