@@ -14,6 +14,12 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+# XLA reads XLA_FLAGS at its first compile: match its vector width to the CPU before any
+# compile can happen (a user's own setting wins; see bayesquad._xla_env).
+from bayesquad import _xla_env  # noqa: E402  pylint: disable=wrong-import-position
+
+_xla_env.apply()
+
 # Public names load on first use (PEP 562), so `import bayesquad` and the command line's
 # `--help` cost milliseconds; TensorFlow (~5 s) is imported by the first name that needs it.
 _LAZY = {

@@ -79,10 +79,24 @@ def _gradient_in_new_metric(old, new, grad_y, dense):
     With ``z = loc + S y``, ``d/dy = S^T d/dz``: ``d/dz = S_old^-T grad_y``.
     """
     if dense:
-        grad_z = tf.transpose(tf.linalg.triangular_solve(
-            old["scale"], tf.transpose(grad_y), lower=True, adjoint=True))
-        return tf.linalg.matvec(new["scale"], grad_z, transpose_a=True)
+        return tf.linalg.matvec(new["scale"], _dense_gradient_in_z(old, grad_y),
+                                transpose_a=True)
     return grad_y / old["scale"] * new["scale"]
+
+
+def _dense_gradient_in_z(state, grad_y):
+    # z = loc + L y: d/dz = L^-T d/dy
+    return tf.transpose(tf.linalg.triangular_solve(
+        state["scale"], tf.transpose(grad_y), lower=True, adjoint=True))
+
+
+def _gradient_in_z(state, grad_y, dense, adaptation):
+    """d log p / dz where the adaptation pools gradients (None where it does not)."""
+    if adaptation == "gradient" and not dense:
+        return grad_y / state["scale"]  # z = loc + scale * y
+    if adaptation == "low-rank":
+        return _dense_gradient_in_z(state, grad_y)
+    return None
 
 
 def with_start_gradients(states, value_and_grad, dense):
@@ -232,9 +246,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
             accept = info["acceptance_rate"]
             info = dict(info, z=z, step_size=tf.fill(tf.shape(accept), eps))
             bufs = {k: bufs[k].write(j, info[k]) for k in INFO_NAMES}
-            # d log p / dz = (d log p / dy) / scale for z = loc + scale * y
-            grad_z = (carried(kr)[1] / st["scale"]
-                      if adaptation == "gradient" and not dense else None)
+            grad_z = _gradient_in_z(st, carried(kr)[1], dense, adaptation)
             st = _adaptation.update(st, i, z, accept, warmup, slow_start, window_ends,
                                     target_accept, dense, grad_z)
 

@@ -40,6 +40,11 @@ SYNTHETIC = {
                   "group")},
     "kidiq": {"N": 30, "kid_score": rng.uniform(50, 120, 30).tolist(),
               "mom_iq": rng.uniform(70, 130, 30).tolist()},
+    "mcycle_gp": {"N": 40, "Y": rng.normal(-20, 40, 40).tolist(),
+                  "Xgp_1": rng.normal(0, 0.3, (40, 40)).tolist(),
+                  "slambda_1": rng.uniform(0.5, 30, (40, 1)).tolist(),
+                  "Xgp_sigma_1": rng.normal(0, 0.3, (40, 20)).tolist(),
+                  "slambda_sigma_1": rng.uniform(0.5, 15, (20, 1)).tolist()},
 }
 
 
@@ -50,7 +55,7 @@ def bench():
 
 @pytest.mark.parametrize("name", ["eight_schools-eight_schools_noncentered",
                                   "diamonds-diamonds", "arK-arK", "mesquite-logmesquite",
-                                  "kidiq-kidscore_momiq"])
+                                  "kidiq-kidscore_momiq", "mcycle_gp-accel_gp"])
 def test_models_build_and_evaluate(bench, name):
     data_name, build = bench._models(tf, tfp.distributions)[name]
     model, observed, names, derived = build(SYNTHETIC[data_name])
