@@ -61,7 +61,7 @@ def connect(client=None, scheduler=None, n_workers=None):
             if n < 1:
                 raise ValueError(f"n_workers must be >= 1, got {n_workers}")
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=":0")
             client = Client(cluster)
         owned = True
     elif scheduler is not None or n_workers is not None:

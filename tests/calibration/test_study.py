@@ -25,7 +25,7 @@ FAST = dict(method="map", rank_draws=19, check_quadrature=0, simulate_kwargs={"n
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     c = distributed.Client(cluster)
     yield c
     c.close()
