@@ -17,6 +17,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 # Public names load on first use (PEP 562), so `import bayesquad` and the command line's
 # `--help` cost milliseconds; TensorFlow (~5 s) is imported by the first name that needs it.
 _LAZY = {
+    "calibrate": "bayesquad.calibration",
     "Check": "bayesquad.diagnostics", "Verdict": "bayesquad.diagnostics",
     "diagnose": "bayesquad.diagnostics",
     "Convolved": "bayesquad.distributions", "ExtendedUnbinned": "bayesquad.distributions",
@@ -33,7 +34,7 @@ _LAZY = {
     "integrate": "bayesquad.quadrature", "reference_settings": "bayesquad.quadrature",
     "status_message": "bayesquad.quadrature",
 }
-_SUBPACKAGES = ("diagnostics", "distributions", "inference", "quadrature", "report")
+_SUBPACKAGES = ("calibration", "diagnostics", "distributions", "inference", "quadrature", "report")
 
 
 def __getattr__(name):
