@@ -79,7 +79,7 @@ def test_toys_fix_the_truth(client, tmp_path):
 
 def test_killed_worker_loses_no_completed_fit(client, tmp_path):
     out = tmp_path / "kill"
-    n = 24
+    n = 80  # a few seconds of fits: the kill lands mid-study
     errors = []
 
     def run():
@@ -98,6 +98,7 @@ def test_killed_worker_loses_no_completed_fit(client, tmp_path):
     assert before, "no fit finished within 120 s"
     pids = client.run(os.getpid)
     os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker dies mid-study
+    assert len(before) < n, "the study finished before the kill; raise n"
     thread.join(300)
     assert not thread.is_alive() and not errors, errors
     ds = load_study(out)
