@@ -23,6 +23,7 @@ _xla_env.apply()
 # Public names load on first use (PEP 562), so `import bayesquad` and the command line's
 # `--help` cost milliseconds; TensorFlow (~5 s) is imported by the first name that needs it.
 _LAZY = {
+    "calibrate": "bayesquad.calibration",
     "Check": "bayesquad.diagnostics", "Verdict": "bayesquad.diagnostics",
     "diagnose": "bayesquad.diagnostics",
     "Convolved": "bayesquad.distributions", "ExtendedUnbinned": "bayesquad.distributions",
@@ -39,7 +40,7 @@ _LAZY = {
     "integrate": "bayesquad.quadrature", "reference_settings": "bayesquad.quadrature",
     "status_message": "bayesquad.quadrature",
 }
-_SUBPACKAGES = ("diagnostics", "distributions", "inference", "quadrature", "report")
+_SUBPACKAGES = ("calibration", "diagnostics", "distributions", "inference", "quadrature", "report")
 
 
 def __getattr__(name):

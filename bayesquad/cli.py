@@ -57,6 +57,8 @@ examples:
   bayesquad check models/peak_on_background.py --data models/data/peak_on_background.npz
   bayesquad fit models/peak_on_background.py --data models/data/peak_on_background.npz --out out
   bayesquad report out
+  bayesquad sbc MODEL.py --fits 200 --out sbc      (simulation-based calibration on Dask)
+  bayesquad toys MODEL.py --fits 1000 --out toys   (toy Monte Carlo: pulls, coverage)
 
 Run "bayesquad COMMAND --help" for a command's options.
 
@@ -316,6 +318,9 @@ def build_parser():
     _check_parser(sub)
     _fit_parser(sub)
     _report_parser(sub)
+    # many fits (issue 15): bayesquad sbc / bayesquad toys
+    from bayesquad._cli_study import add_study_parsers
+    add_study_parsers(sub, _Formatter, _add_general)
     return parser
 
 
@@ -366,7 +371,7 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version and argparse's usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
-        print("bayesquad: error: name a command: check, fit or report (bayesquad --help "
+        print("bayesquad: error: name a command: check, fit, report, sbc or toys (bayesquad --help "
               "explains them)", file=sys.stderr)
         return EXIT_USAGE
     args.argv = ["bayesquad", *argv]
