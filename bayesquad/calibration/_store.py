@@ -35,6 +35,15 @@ def _atomic_write(path, text):
         raise
 
 
+#: Where the model files are, not what they are: a study resumes from another checkout or
+#: mount of the same files (their content hashes are compared instead).
+_LOCATIONS = ("model_file", "fit_model_file")
+
+
+def _identity(settings):
+    return {k: v for k, v in settings.items() if k not in _LOCATIONS}
+
+
 class StudyStore:
     """The files of one study in ``directory`` (created if missing).
 
@@ -64,7 +73,7 @@ class StudyStore:
             except (OSError, ValueError) as err:
                 raise ValueError(f"study directory {self.directory!r}: {_SETTINGS} is "
                                  f"damaged ({err}); use another directory") from err
-            if stored != canonical:
+            if _identity(stored) != _identity(canonical):
                 diff = sorted(k for k in set(stored) | set(canonical)
                               if stored.get(k) != canonical.get(k))
                 detail = ", ".join(f"{k}: stored {stored.get(k)!r}, now {canonical.get(k)!r}"
@@ -72,6 +81,8 @@ class StudyStore:
                 raise ValueError(
                     f"study directory {self.directory!r} holds a study with other settings "
                     f"({detail}); resume with the same settings, or pass another directory")
+            if stored != canonical:  # the same files moved (another checkout or mount)
+                _atomic_write(path, json.dumps(canonical, sort_keys=True, indent=1))
         else:
             _atomic_write(path, json.dumps(canonical, sort_keys=True, indent=1))
         self.settings = canonical

@@ -1,5 +1,6 @@
 """Studies on a 2-worker LocalCluster: calibrated SBC passes, a wrong prior fails, resume
-after a killed worker loses no completed fit, other settings are refused."""
+after a killed worker loses no completed fit, other settings are refused, moved model files
+are not."""
 import os
 import shutil
 import signal
@@ -69,6 +70,23 @@ def test_other_settings_refused(client, tmp_path):
         calibrate(MODEL, 0, tmp_path / "s", client=client, **FAST)
     with pytest.raises(ValueError, match="truth= is for mode='toys'"):
         calibrate(MODEL, 2, tmp_path / "t", client=client, truth={"mu": 0.0}, **FAST)
+
+
+def test_a_study_resumes_from_a_moved_model_file(client, tmp_path):
+    calibrate(MODEL, 3, tmp_path / "s", client=client, **FAST)
+    moved = tmp_path / "elsewhere" / "normal_model.py"
+    moved.parent.mkdir()
+    shutil.copy(MODEL, moved)
+    before = sorted(os.listdir(tmp_path / "s" / "fits"))
+    stamps = {f: os.path.getmtime(tmp_path / "s" / "fits" / f) for f in before}
+    # every fit is done: nothing is refitted (no cluster is even needed)
+    again = calibrate(str(moved), 3, tmp_path / "s", client=client, **FAST)
+    assert again.sizes["fit"] == 3
+    assert {f: os.path.getmtime(tmp_path / "s" / "fits" / f) for f in before} == stamps
+    # the same name with other content is another model: refused
+    moved.write_text(moved.read_text() + "\n# changed\n")
+    with pytest.raises(ValueError, match="other settings.*model_hash"):
+        calibrate(str(moved), 3, tmp_path / "s", client=client, **FAST)
 
 
 def test_toys_fix_the_truth(client, tmp_path):
