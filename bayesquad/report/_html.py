@@ -216,8 +216,13 @@ def write_html(datatree, path, *, verdict=None, title=None, model=None, observed
                          f"create it first")
     page, _ = render_html(datatree, verdict=verdict, title=title, model=model,
                           observed=observed)
-    # temporary name in the same directory, then an atomic rename: a kill mid-write never
-    # leaves a truncated report where the previous one was
+    return write_page(path, page)
+
+
+def write_page(path, page):
+    """Write ``page`` to ``path`` under a temporary name in the same directory, then rename
+    it into place: a kill mid-write never leaves a truncated report where the previous one
+    was. Returns ``path``."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(page, encoding="utf-8")

@@ -5,7 +5,6 @@ plots with simultaneous bands (Säilynoja et al. 2022), pull and coverage tables
 fits that failed their verdict.
 """
 import json
-import os
 import pathlib
 import time
 
@@ -13,7 +12,7 @@ import numpy as np
 
 from bayesquad.diagnostics import _sbc
 from bayesquad.report._format import esc, figure_html, kv_table, new_figure, note, table
-from bayesquad.report._html import _CSS  # pylint: disable=protected-access
+from bayesquad.report._html import _CSS, write_page  # pylint: disable=protected-access
 
 __all__ = ["write_study_html"]
 
@@ -164,12 +163,4 @@ def write_study_html(study, path, *, title=None):
     path = pathlib.Path(path)
     if not path.parent.is_dir():
         raise ValueError(f"path {str(path)!r}: directory {str(path.parent)!r} does not exist")
-    page = render_study_html(study, title)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_page(path, render_study_html(study, title))
