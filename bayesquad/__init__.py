@@ -34,6 +34,7 @@ _LAZY = {
     "SurvivalFromHazard": "bayesquad.distributions",
     "expected_bin_counts": "bayesquad.distributions", "pad_events": "bayesquad.distributions",
     "MapResult": "bayesquad.inference", "find_map": "bayesquad.inference",
+    "find_map_batch": "bayesquad.inference",
     "fit_vi": "bayesquad.inference", "sample": "bayesquad.inference",
     "IntegrationResult": "bayesquad.quadrature", "Status": "bayesquad.quadrature",
     "cubature": "bayesquad.quadrature",

@@ -52,6 +52,9 @@ def add_study_parsers(sub, formatter, add_general):
         g.add_argument("--chains", type=int, default=2, help="NUTS chains per fit (2)")
         g.add_argument("--warmup", type=int, default=300, help="NUTS warm-up steps (300)")
         g.add_argument("--draws", type=int, default=250, help="NUTS draws per chain (250)")
+        g.add_argument("--batch-size", default="auto", metavar="K",
+                       help="MAP: data sets fitted together in one compiled program "
+                            "(default auto: 32 for 64+ fits, else 1)")
         g.add_argument("--rank-draws", type=int, default=99,
                        help="L: draws each value is ranked among (ranks 0..L; default 99)")
         g.add_argument("--fit-model", metavar="FIT.py",
@@ -86,6 +89,16 @@ def _pairs(items, what):
     return out
 
 
+def _batch_size(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--batch-size must be a positive integer or auto, got {text!r}") \
+            from None
+
+
 def run_study(args):
     """Run ``bayesquad sbc`` / ``toys``; return the exit code."""
     from bayesquad.calibration import calibrate, rank_uniformity  # pylint: disable=import-outside-toplevel
@@ -98,6 +111,7 @@ def run_study(args):
                        fit_options=options, fit_model_file=args.fit_model, seed=args.seed,
                        rank_draws=args.rank_draws, check_quadrature=args.check_quadrature,
                        simulate_kwargs=_pairs(args.simulate, "--simulate"),
+                       batch_size=_batch_size(args.batch_size),
                        scheduler=args.scheduler, n_workers=args.workers,
                        progress=not args.quiet and sys.stderr.isatty())
     except (ValueError, TypeError) as err:

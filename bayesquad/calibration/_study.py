@@ -8,12 +8,14 @@ import numpy as np
 
 from bayesquad.calibration import _cluster, _results
 from bayesquad.calibration._store import StudyStore
-from bayesquad.calibration._tasks import fit_one
+from bayesquad.calibration._tasks import fit_batch, fit_one
 
-__all__ = ["DEFAULT_LEVELS", "calibrate"]
+__all__ = ["BATCH_SIZE", "DEFAULT_LEVELS", "calibrate"]
 
 #: Central interval levels whose coverage every fit records
 DEFAULT_LEVELS = (0.5, 0.8, 0.9, 0.95)
+#: Data sets per batched MAP task (``batch_size="auto"``); see BENCHMARKS.md for the choice
+BATCH_SIZE = 32
 _METHOD_DEFAULTS = {
     "nuts": {"chains": 2, "warmup": 300, "draws": 250},
     "map": {"num_starts": 1},
@@ -81,8 +83,8 @@ def _spec(model_file, fit_model_file, mode, truth, method, fit_options, seed, ra
 def calibrate(model_file, n_fits, out, *, mode="sbc", truth=None, method="nuts",
               fit_options=None, fit_model_file=None, seed=0, rank_draws=99, buckets="pow2",
               levels=DEFAULT_LEVELS, check_quadrature=1, simulate_kwargs=None,
-              diagnose_options=None, client=None, scheduler=None, n_workers=None,
-              progress=True):
+              diagnose_options=None, batch_size="auto", client=None, scheduler=None,
+              n_workers=None, progress=True):
     """Run a simulation-based calibration (``mode="sbc"``) or a toy study (``"toys"``).
 
     Fit ``i`` draws parameters from the model's prior (SBC) or takes ``truth`` (toys),
@@ -129,6 +131,13 @@ def calibrate(model_file, n_fits, out, *, mode="sbc", truth=None, method="nuts",
         Extra arguments to ``simulate`` (e.g. ``{"n": 500}`` for a subsample size).
     diagnose_options : dict, optional
         Passed to :func:`bayesquad.diagnose` (default ``quadrature_draws=5``).
+    batch_size : int or "auto"
+        MAP only: data sets fitted together in one compiled program per task
+        (:func:`~bayesquad.inference.find_map_batch`); 1 fits one data set per task with
+        :func:`~bayesquad.inference.find_map`. ``"auto"``: BATCH_SIZE for a MAP study of at
+        least ``2 * BATCH_SIZE`` fits still to run, else 1 (a batch compiles for longer
+        than a few single fits take). Not a setting of the study: a study resumes with
+        another batch size.
     client : distributed.Client, optional
         Run on this client's cluster (e.g. a ``dask_jobqueue.SLURMCluster``'s).
     scheduler : str, optional
@@ -165,12 +174,14 @@ def calibrate(model_file, n_fits, out, *, mode="sbc", truth=None, method="nuts",
     spec = _spec(model_file, fit_model_file, mode, truth, method, fit_options, seed,
                  rank_draws, buckets, levels, check_quadrature, simulate_kwargs,
                  diagnose_options)
+    batch_size = _batch_size(batch_size, spec, None)  # bad values fail before any writing
     store = StudyStore(out, spec)
     todo = [i for i in range(int(n_fits)) if i not in set(store.completed())]
+    batch_size = _batch_size(batch_size, spec, len(todo))
     if todo:
         client, owned = _cluster.connect(client, scheduler, n_workers)
         try:
-            _run(client, store, spec, todo, int(n_fits), progress)
+            _run(client, store, spec, todo, int(n_fits), progress, batch_size)
         finally:
             if owned:
                 cluster = client.cluster
@@ -180,20 +191,46 @@ def calibrate(model_file, n_fits, out, *, mode="sbc", truth=None, method="nuts",
     return _results.load_study(out, n_fits=int(n_fits))
 
 
-def _run(client, store, spec, todo, n_fits, progress):
+def _batch_size(batch_size, spec, n_todo):
+    if isinstance(batch_size, str) and batch_size == "auto":
+        if n_todo is None:
+            return batch_size
+        return BATCH_SIZE if spec["method"] == "map" and n_todo >= 2 * BATCH_SIZE else 1
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got "
+                         f"{batch_size!r}")
+    if batch_size > 1 and spec["method"] != "map":
+        raise ValueError(f"batch_size={batch_size} batches MAP fits only; method "
+                         f"{spec['method']!r} fits one data set per task (batch_size=1)")
+    if batch_size > 1 and int(spec["fit_options"].get("num_starts", 1)) != 1:
+        raise ValueError("a batched MAP fit has one start per data set: drop num_starts from "
+                         "fit_options, or pass batch_size=1")
+    return int(batch_size)
+
+
+def _run(client, store, spec, todo, n_fits, progress, batch_size=1):
     from distributed import as_completed  # pylint: disable=import-outside-toplevel
-    # the task key names the study and the fit: a resubmitted fit after a lost worker is
-    # the same task, and two studies on one cluster never share results
+    # the task key names the study and the fit(s): a resubmitted task after a lost worker
+    # is the same task, and two studies on one cluster never share results
     tag = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
-    futures = [client.submit(fit_one, spec, i, key=f"bayesquad-fit-{tag}-{i}", pure=False,
-                             retries=1)
-               for i in todo]
+    if batch_size == 1:
+        futures = [client.submit(fit_one, spec, i, key=f"bayesquad-fit-{tag}-{i}",
+                                 pure=False, retries=1) for i in todo]
+    else:
+        options = {k: v for k, v in spec["fit_options"].items() if k != "num_starts"}
+        batch_spec = {**spec, "fit_options": options, "batch_size": batch_size}
+        futures = [client.submit(fit_batch, batch_spec, todo[i:i + batch_size],
+                                 key=f"bayesquad-fits-{tag}-{todo[i]}-{batch_size}",
+                                 pure=False, retries=1)
+                   for i in range(0, len(todo), batch_size)]
     bar = _Progress(n_fits, n_fits - len(todo), enabled=progress)
     try:
         for fut in as_completed(futures):
-            record = fut.result()
-            store.write(record["index"], record)
-            bar.update(record)
+            result = fut.result()
+            for record in (result if isinstance(result, list) else [result]):
+                store.write(record["index"], record)
+                bar.update(record)
             fut.release()
     except BaseException:
         for fut in futures:

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-__all__ = ["bucket_size", "fit_one", "fit_seeds", "pad_data"]
+__all__ = ["bucket_size", "fit_batch", "fit_one", "fit_seeds", "pad_data"]
 
 _CACHE = {}
 _LOCK = threading.Lock()
@@ -152,6 +152,32 @@ def _diagnose(dt, model, obs, spec, index):
             "failed": [f"{c.name}: {c.message}" for c in verdict.failed]}
 
 
+def _simulated(spec, index):
+    """``(record, truth, data, fit_module)`` of fit ``index``: its seeds, parameters and
+    simulated (unpadded) data set."""
+    sim_seed, prior_seed, fit_seed = fit_seeds(spec["seed"], index)
+    record = {"index": int(index), "sim_seed": sim_seed, "fit_seed": fit_seed,
+              "worker_pid": os.getpid()}
+    sim = _module(spec["model_file"], spec["model_hash"])
+    fit_mod = _module(spec["fit_model_file"], spec["fit_model_hash"])
+    if spec["mode"] == "sbc":
+        truth = _prior_draw(sim, spec["model_file"], spec["model_hash"], prior_seed, spec)
+    else:
+        truth = {p: np.asarray(v, float) for p, v in spec["truth"].items()}
+    data = sim.simulate(sim_seed, **spec["simulate_kwargs"],
+                        **{p: (float(v) if v.ndim == 0 else v) for p, v in truth.items()})
+    record["n_rows"] = {k: int(np.count_nonzero(~np.isnan(np.asarray(data[k], float))
+                                                .reshape(len(data[k]), -1).any(axis=1)))
+                        for k in getattr(fit_mod, "PADDED", ())}
+    return record, truth, data, fit_mod
+
+
+def _failed(record, err, t0):
+    record.update(status="error", error=f"{type(err).__name__}: {err}"[:2000],
+                  time_s=time.perf_counter() - t0)
+    return record
+
+
 def fit_one(spec, index):
     """Run fit ``index`` of the study described by ``spec``; return its record (a dict).
 
@@ -161,29 +187,16 @@ def fit_one(spec, index):
     reruns the task elsewhere.
     """
     t0 = time.perf_counter()
-    sim_seed, prior_seed, fit_seed = fit_seeds(spec["seed"], index)
-    record = {"index": int(index), "sim_seed": sim_seed, "fit_seed": fit_seed,
-              "worker_pid": os.getpid()}
+    record = {"index": int(index), "worker_pid": os.getpid()}
     try:
-        sim = _module(spec["model_file"], spec["model_hash"])
-        fit_mod = _module(spec["fit_model_file"], spec["fit_model_hash"])
-        if spec["mode"] == "sbc":
-            truth = _prior_draw(sim, spec["model_file"], spec["model_hash"], prior_seed, spec)
-        else:
-            truth = {p: np.asarray(v, float) for p, v in spec["truth"].items()}
-        data = sim.simulate(sim_seed, **spec["simulate_kwargs"],
-                            **{p: (float(v) if v.ndim == 0 else v) for p, v in truth.items()})
-        padded = getattr(fit_mod, "PADDED", ())
-        record["n_rows"] = {k: int(np.count_nonzero(~np.isnan(np.asarray(data[k], float))
-                                                    .reshape(len(data[k]), -1).any(axis=1)))
-                            for k in padded}
-        data = pad_data(data, padded, spec["buckets"])
-        record["padded_to"] = {k: int(len(data[k])) for k in padded}
+        record, truth, data, fit_mod = _simulated(spec, index)
+        data = pad_data(data, getattr(fit_mod, "PADDED", ()), spec["buckets"])
+        record["padded_to"] = {k: int(len(data[k])) for k in getattr(fit_mod, "PADDED", ())}
         model, hit = _model(fit_mod, spec["fit_model_file"], spec["fit_model_hash"], data)
         obs = fit_mod.observed(data)
         record["model_cached"] = bool(hit)
         t1 = time.perf_counter()
-        dt, _ = _fit(fit_mod, model, obs, spec, fit_seed)
+        dt, _ = _fit(fit_mod, model, obs, spec, record["fit_seed"])
         t2 = time.perf_counter()
         record.update(_summaries(dt, truth, spec))
         record["compile_time_s"] = float(dt.attrs.get("compile_time_s", 0.0))
@@ -192,9 +205,91 @@ def fit_one(spec, index):
         record["diagnose_time_s"] = time.perf_counter() - t2
         record["status"] = "ok"
     except Exception as err:  # pylint: disable=broad-except
-        record.update(status="error", error=f"{type(err).__name__}: {err}"[:2000])
+        return _failed(record, err, t0)
     record["time_s"] = time.perf_counter() - t0
     return record
+
+
+def _common_padding(datas, keys, buckets):
+    """Pad every data set's ``keys`` to one length: the bucket of the longest."""
+    out = [dict(d) for d in datas]
+    for key in keys:
+        size = bucket_size(max(np.asarray(d[key]).shape[0] for d in datas), buckets)
+        for d in out:
+            d.update(pad_data(d, (key,), [size]))
+    return out
+
+
+def _one_of_batch(result, k, record):
+    """Fit ``k`` of a batched MAP result as the DataTree ``diagnose`` reads for a MAP fit."""
+    import xarray as xr  # pylint: disable=import-outside-toplevel
+    dt = result.datatree
+    post = dt["posterior"].to_dataset().isel(fit=k).expand_dims(chain=1)
+    obs = dt["observed_data"].to_dataset().isel(fit=k)
+    one = xr.DataTree.from_dict({"posterior": post, "observed_data": obs})
+    one.attrs.update({"inference": "map", "map_converged": int(result.converged[k]),
+                      "map_message": result.message[k], "seed": record["fit_seed"]})
+    return one
+
+
+def fit_batch(spec, indices):
+    """Fits ``indices`` of a MAP study as one batched program
+    (:func:`bayesquad.inference.find_map_batch`); their records, as :func:`fit_one`'s.
+
+    The batch always has ``spec["batch_size"]`` data sets (a short last batch repeats its
+    last one), and every data set is padded to the bucket of the batch's longest, so that
+    a worker compiles one program per bucket. A data set whose simulation fails is recorded
+    as an error and the rest of the batch is fitted.
+    """
+    from bayesquad import inference  # pylint: disable=import-outside-toplevel
+    t0 = time.perf_counter()
+    records, fits = [], []
+    for index in indices:
+        record = {"index": int(index), "worker_pid": os.getpid()}
+        try:
+            record, truth, data, fit_mod = _simulated(spec, index)
+            fits.append((record, truth, data))
+        except Exception as err:  # pylint: disable=broad-except
+            records.append(_failed(record, err, t0))
+    if not fits:
+        return records
+    try:
+        padded = getattr(fit_mod, "PADDED", ())
+        datas = _common_padding([d for _, _, d in fits], padded, spec["buckets"])
+        datas += [datas[-1]] * (int(spec["batch_size"]) - len(datas))
+        model, hit = _model(fit_mod, spec["fit_model_file"], spec["fit_model_hash"], datas[0])
+        per_set = [fit_mod.observed(d) for d in datas]
+        obs = {k: np.stack([o[k] for o in per_set]) for k in per_set[0]}
+        seeds = [r["fit_seed"] for r, _, _ in fits]
+        seeds += [seeds[-1]] * (len(datas) - len(seeds))
+        t1 = time.perf_counter()
+        result = inference.find_map_batch(
+            model, obs, seed=seeds, laplace_draws=max(1000, spec["rank_draws"]),
+            bijectors=getattr(fit_mod, "BIJECTORS", None), **spec["fit_options"])
+        fit_time = time.perf_counter() - t1
+        compile_time = float(result.datatree.attrs["compile_time_s"])
+    except Exception as err:  # pylint: disable=broad-except
+        return records + [_failed(r, err, t0) for r, _, _ in fits]
+    for k, (record, truth, _) in enumerate(fits):
+        t2 = time.perf_counter()
+        record["padded_to"] = {key: int(len(datas[0][key])) for key in padded}
+        record["model_cached"] = bool(hit)
+        record["batch"] = {"size": len(fits), "fit_time_s": fit_time}
+        record["compile_time_s"] = compile_time / len(fits)
+        try:
+            if not np.all(np.isfinite(result.covariance[k])):
+                raise ValueError(f"no Laplace draws: {result.message[k]}")
+            one = _one_of_batch(result, k, record)
+            record.update(_summaries(one, truth, spec))
+            record["fit_time_s"] = (fit_time - compile_time) / len(fits)
+            record["verdict"] = _diagnose(one, model, per_set[k], spec, record["index"])
+            record["diagnose_time_s"] = time.perf_counter() - t2
+            record["status"] = "ok"
+            record["time_s"] = (time.perf_counter() - t0) / len(fits)
+        except Exception as err:  # pylint: disable=broad-except
+            _failed(record, err, t0)
+        records.append(record)
+    return records
 
 
 def _summaries(dt, truth, spec):

@@ -5,10 +5,11 @@ in the unconstrained space of the model's default event-space bijectors, and ret
 in the model's own (constrained) variables.
 """
 from bayesquad.inference._map import MapResult, find_map
+from bayesquad.inference._map_batch import find_map_batch
 from bayesquad.inference._planning import (DEFAULT_PLAN_TOLERANCE, laplace_box,
                                            plan_quadrature, plans_from_attrs)
 from bayesquad.inference._sample import LOG_LIKELIHOOD_BUDGET, sample
 from bayesquad.inference._vi import fit_vi
 
 __all__ = ["DEFAULT_PLAN_TOLERANCE", "LOG_LIKELIHOOD_BUDGET", "MapResult", "find_map",
-           "fit_vi", "laplace_box", "plan_quadrature", "plans_from_attrs", "sample"]
+           "find_map_batch", "fit_vi", "laplace_box", "plan_quadrature", "plans_from_attrs", "sample"]

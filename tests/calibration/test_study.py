@@ -98,11 +98,12 @@ def test_toys_fix_the_truth(client, tmp_path):
 def test_killed_worker_loses_no_completed_fit(client, tmp_path):
     out = tmp_path / "kill"
     n = 80  # a few seconds of fits: the kill lands mid-study
+    one = dict(FAST, batch_size=1)  # one fit per task, so that fits finish one by one
     errors = []
 
     def run():
         try:
-            calibrate(MODEL, n, out, client=client, **FAST)
+            calibrate(MODEL, n, out, client=client, **one)
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -125,18 +126,47 @@ def test_killed_worker_loses_no_completed_fit(client, tmp_path):
         assert (fits / name).read_bytes() == content
     # resume: nothing is refitted; extending runs only the new fits
     mtimes = {p: os.stat(fits / p).st_mtime_ns for p in os.listdir(fits)}
-    calibrate(MODEL, n, out, client=client, **FAST)
+    calibrate(MODEL, n, out, client=client, **one)
     assert {p: os.stat(fits / p).st_mtime_ns for p in os.listdir(fits)} == mtimes
     # a record lost (deleted) is refitted identically: seeds depend on the index only
     lost = sorted(mtimes)[5]
     saved = (fits / lost).read_bytes()
     os.unlink(fits / lost)
-    again = calibrate(MODEL, n, out, client=client, **FAST)
+    again = calibrate(MODEL, n, out, client=client, **one)
     assert again.sizes["fit"] == n
     import json
     old, new = json.loads(saved), json.loads((fits / lost).read_bytes())
     assert old["rank"] == new["rank"] and old["truth"] == new["truth"]
     shutil.rmtree(out)
+
+
+def test_batched_map_study_exact_and_resumable_with_another_batch_size(client, tmp_path):
+    out = tmp_path / "batched"
+    # 6 fits in batches of 4: the second batch is short (padded to 4 by repetition)
+    first = calibrate(MODEL, 6, out, client=client, batch_size=4, **FAST)
+    assert first.sizes["fit"] == 6 and bool(first.ok.all())
+    sd = 1 / np.sqrt(3)
+    for i in range(6):
+        rng = np.random.default_rng(int(first.sim_seed.sel(fit=i)))
+        y = float(first.truth.sel(fit=i, param="mu")) + rng.standard_normal(2)
+        assert float(first["mean"].sel(fit=i, param="mu")) == pytest.approx(
+            y.sum() / 3, abs=4 * sd / np.sqrt(1000))
+        assert float(first.sd.sel(fit=i, param="mu")) == pytest.approx(sd, rel=0.15)
+    again = calibrate(MODEL, 8, out, client=client, batch_size=1, **FAST)
+    assert bool(again.ok.all())
+    np.testing.assert_array_equal(again["mean"].values[:6], first["mean"].values)
+    # a fit's Laplace draws are seeded by its index, not by its batch: the same ranks
+    alone = calibrate(MODEL, 6, tmp_path / "alone", client=client, batch_size=2, **FAST)
+    np.testing.assert_array_equal(alone["rank"].values, first["rank"].values)
+
+
+def test_batch_size_validated(client, tmp_path):
+    with pytest.raises(ValueError, match="batch_size"):
+        calibrate(MODEL, 2, tmp_path / "a", client=client, batch_size=0, **FAST)
+    with pytest.raises(ValueError, match="MAP fits only"):
+        calibrate(MODEL, 2, tmp_path / "b", client=client, batch_size=4,
+                  **{**FAST, "method": "vi"})
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_bucket_sizes():
