@@ -118,3 +118,38 @@ def test_float32():
 def test_bad_input_named(observed, seed, match):
     with pytest.raises((ValueError, TypeError), match=match):
         find_map_batch(normal_model(), observed, seed=seed)
+
+
+def _rosenbrock(x):
+    a, b = x[:, 0], x[:, 1]
+    f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+    return f, np.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)], -1)
+
+
+def test_batched_lbfgs_catalogue():
+    from bayesquad.inference._lbfgs_batch import minimize_batch
+    starts = np.array([[-1.2, 1.0], [0.0, 0.0], [2.0, 2.0], [-3.0, -4.0]])
+    r = minimize_batch(_rosenbrock, starts, tolerance=1e-10)
+    assert r.converged.all() and not r.failed.any()
+    np.testing.assert_allclose(r.position, 1.0, atol=1e-8)  # minimum at (1, 1)
+    # each problem keeps its own history: the same start alone takes as many iterations
+    alone = minimize_batch(_rosenbrock, starts[:1], tolerance=1e-10)
+    assert alone.iterations[0] == r.iterations[0]
+    # condition number 1e6 in 10 dimensions
+    scales = np.logspace(0, 6, 10)
+    quad = lambda x: (0.5 * np.sum(scales * x * x, -1), scales * x)  # noqa: E731
+    q = minimize_batch(quad, np.outer([1.0, 2.0], np.ones(10)), tolerance=1e-8)
+    assert q.converged.all() and np.max(np.abs(q.position * scales)) <= 1e-8
+
+
+def test_batched_lbfgs_honest_about_iterations_and_non_finite_values():
+    from bayesquad.inference._lbfgs_batch import minimize_batch
+    few = minimize_batch(_rosenbrock, np.array([[-1.2, 1.0]]), max_iterations=3)
+    assert not few.converged.any() and not few.failed.any()
+
+    def log_barrier(x):  # -log(x) + x: minimum at 1, NaN for x <= 0 (a step too far)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return -np.log(x[:, 0]) + x[:, 0], (1 - 1 / x)
+    r = minimize_batch(log_barrier, np.array([[0.05], [30.0]]), tolerance=1e-10)
+    assert r.converged.all()
+    np.testing.assert_allclose(r.position[:, 0], 1.0, rtol=1e-8)
