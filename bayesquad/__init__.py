@@ -35,6 +35,8 @@ _LAZY = {
     "expected_bin_counts": "bayesquad.distributions", "pad_events": "bayesquad.distributions",
     "MapResult": "bayesquad.inference", "find_map": "bayesquad.inference",
     "find_map_batch": "bayesquad.inference",
+    "Fit": "bayesquad.inference", "Target": "bayesquad.inference",
+    "load_fit": "bayesquad.inference",
     "fit_vi": "bayesquad.inference", "sample": "bayesquad.inference",
     "IntegrationResult": "bayesquad.quadrature", "Status": "bayesquad.quadrature",
     "cubature": "bayesquad.quadrature",

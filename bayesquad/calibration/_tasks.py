@@ -142,10 +142,11 @@ def _diagnose(dt, model, obs, spec, index):
     if every and index % every == 0:
         verdict = diagnose(dt, model, obs, **spec["diagnose_options"])
     else:
-        # without a model (and without the run id through which diagnose finds the model
-        # of a fit in this process) the quadrature check reports "not run"
-        bare = dt.copy()
-        bare.attrs = {k: v for k, v in dt.attrs.items() if k != "bayesquad_run_id"}
+        # a plain DataTree (not the Fit, which carries its Target): without a model the
+        # quadrature check reports "not run"
+        import xarray as xr  # pylint: disable=import-outside-toplevel
+        bare = xr.DataTree.from_dict(dt.to_dict())
+        bare.attrs = dict(dt.attrs)
         verdict = diagnose(bare, None, obs, **spec["diagnose_options"])
     return {"passed": bool(verdict.passed),
             "checks": {c.name: c.status for c in verdict.checks},

@@ -5,7 +5,7 @@ import numpy as np
 from bayesquad.diagnostics import _loo
 from bayesquad.diagnostics._quadrature_check import quadrature_check
 from bayesquad.diagnostics._verdict import Check, Verdict
-from bayesquad.inference import _registry
+from bayesquad.inference import Target
 
 __all__ = ["diagnose"]
 
@@ -212,12 +212,14 @@ def diagnose(datatree, model=None, observed=None, *, rhat_max=1.01, ess_min=400,
 
     Parameters
     ----------
-    datatree : xarray.DataTree
-        From ``bayesquad.sample``, ``fit_vi`` or ``find_map(...).datatree``.
-    model : JointDistribution, optional
-        Needed by the quadrature check.  Defaults to the model that produced ``datatree``
-        in this process (remembered weakly by the fit); a DataTree read from disk has none,
-        and the check then reports "not run".
+    datatree : Fit or xarray.DataTree
+        From ``bayesquad.sample``, ``fit_vi`` or ``find_map(...).datatree`` (a
+        :class:`~bayesquad.inference.Fit`), from :func:`~bayesquad.inference.load_fit`, or
+        any DataTree with ArviZ groups.
+    model : JointDistribution or Target, optional
+        Needed by the quadrature check.  Defaults to the Fit's own Target; a plain
+        DataTree (read from disk with ArviZ) has none, and the check then reports
+        "not run".
     observed : dict, optional
         Defaults to the DataTree's ``observed_data`` group.
     rhat_max, ess_min, ebfmi_min : float
@@ -298,13 +300,17 @@ def diagnose(datatree, model=None, observed=None, *, rhat_max=1.01, ess_min=400,
         checks.extend(_mcmc_checks(datatree, rhat_max, ess_min, ebfmi_min,
                                    tree_depth_fraction))
     if model is None:
-        model = _registry.lookup(datatree)
+        model = getattr(datatree, "target", None)  # a Fit carries its Target
     if model is None:
         checks.append(Check("quadrature", _NAN, quadrature_tolerance, None,
-                            "not run: pass model=... (a DataTree does not carry its model)"))
+                            "not run: pass model=... (a DataTree read from disk does not "
+                            "carry its model; bayesquad.load_fit(path, model) does)"))
     elif empty:
         checks.append(Check("quadrature", _NAN, quadrature_tolerance, None,
                             "not run: the posterior group is empty"))
+    elif isinstance(model, Target) and observed is None:
+        checks.append(quadrature_check(datatree, model, None, draws=quadrature_draws,
+                                       tolerance=quadrature_tolerance, seed=seed))
     else:
         if observed is None:
             if "observed_data" not in datatree.children:

@@ -16,6 +16,7 @@ from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
 from bayesquad.inference import _model
 from bayesquad.distributions import _plans
+from bayesquad.inference import Target
 from bayesquad.inference._planning import plans_from_attrs
 from bayesquad.quadrature import reference_settings
 
@@ -162,8 +163,10 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     ----------
     datatree : xarray.DataTree
         With a ``posterior`` group named as the model's variables.
-    model : tfp.distributions.JointDistribution
-    observed : dict
+    model : tfp.distributions.JointDistribution or bayesquad.inference.Target
+        A Target (e.g. a Fit's) is used as built, with its data and bijectors.
+    observed : dict or None
+        The data; ignored (may be None) when ``model`` is a Target.
     draws : int
         Posterior draws re-evaluated (chosen at random without replacement, seeded).
     tolerance : float
@@ -193,9 +196,9 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     integrals are memory-hungry (~0.2 MB each when adaptive): lower ``chunk_draws`` if a
     single chunk does not fit; a single draw of a very large data set may still not.
     """
-    model = _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed)
-    obs_t = {k: tf.constant(v) for k, v in obs.items()}
+    target = model if isinstance(model, Target) else Target(model, observed, seed=seed)
+    model, layout, obs = target.working_model, target.layout, target.observed
+    obs_t = target.observed_tensors
     missing = [n for n in layout.names if n not in datatree.posterior]
     if missing:
         raise ValueError(f"the DataTree's posterior lacks {missing}: pass the model that "

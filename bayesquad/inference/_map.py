@@ -6,7 +6,9 @@ import numbers
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.inference import _datatree, _derived, _model, _registry
+from bayesquad.inference import _datatree, _derived, _model
+from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached
 
 __all__ = ["MapResult", "find_map", "map_unconstrained"]
@@ -36,7 +38,8 @@ message : str
 num_iterations, num_evaluations : int
 names : tuple of (name, start, stop)
     Which slice of ``unconstrained`` belongs to which variable.
-datatree : xarray.DataTree
+datatree : Fit
+    An ``xarray.DataTree`` that also carries its :class:`Target`.
     ``posterior`` holds draws of the Laplace approximation mapped to the constrained space
     (one chain); ``observed_data`` the data; attrs ``inference="map"`` and the optimiser
     status.  Empty posterior when the covariance is not available.
@@ -202,15 +205,16 @@ def _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit):
         raise TypeError(f"jit must be True or False, got {jit!r}")
 
 
-def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
+def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
              laplace_draws=1000, jit=False, derived=None, bijectors=None):
     """Maximum a posteriori estimate with a Laplace approximation.
 
     Parameters
     ----------
-    model : tfp.distributions.JointDistribution
-    observed : dict
-        Data by variable name.
+    model : tfp.distributions.JointDistribution or Target
+        A :class:`Target` (the model with its data, built once) is used as it is.
+    observed : dict, optional
+        Data by variable name; omitted when ``model`` is a Target.
     seed : int
         Seeds the prior draws used as extra starting points and the Laplace draws.
     num_starts : int
@@ -254,8 +258,8 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
     the Hessian was not positive definite.
     """
     _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit)
-    user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed, bijectors)
+    target = as_target(model, observed, bijectors=bijectors, seed=seed)
+    model, layout, obs = target.working_model, target.layout, target.observed
     starts = _starts(model, layout, obs, int(num_starts), seed)
     z, lp, converged, n_iter, n_eval, cov, message = map_unconstrained(
         model, layout, obs, starts=starts, max_iterations=max_iterations, tolerance=tolerance,
@@ -277,9 +281,11 @@ def find_map(model, observed, *, seed=0, num_starts=4, max_iterations=500, toler
         posterior=draws, observed=obs, layout=layout,
         attrs={"inference": "map", "map_converged": int(converged), "map_message": message,
                "map_log_prob": lp, "seed": int(seed),
-               "bayesquad_run_id": _registry.register(user_model),
+               RUN_ID_ATTR: new_run_id(),
                _derived.DERIVED_ATTR: _derived.derived_names(draws or {}, layout.names),
                **{f"map_{n}": np.asarray(v).ravel().tolist() for n, v in params.items()}})
+    dt = Fit.wrap(dt, target, {"inference": "map", "num_starts": int(num_starts),
+                               "seed": int(seed), "tolerance": float(tolerance)})
     return MapResult(params=params, unconstrained=z, covariance=cov, log_prob=lp,
                      converged=converged, message=message, num_iterations=n_iter,
                      num_evaluations=n_eval, names=tuple(bounds), datatree=dt)

@@ -21,9 +21,10 @@ from bayesquad.inference import (
     _model,
     _nuts,
     _planning,
-    _registry,
 )
 from bayesquad.inference._cache import cached, reference_settings_now
+from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._target import as_target
 from bayesquad.inference._progress import sampling_divergences
 
 __all__ = ["LOG_LIKELIHOOD_BUDGET", "sample"]
@@ -158,7 +159,7 @@ def _stack_infos(infos, warmup, total, chains):
     return out
 
 
-def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
+def sample(model, observed=None, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass="auto", jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",
            quadrature="plan", metric_adaptation="stan", derived=None, bijectors=None):
@@ -166,10 +167,12 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
 
     Parameters
     ----------
-    model : tfp.distributions.JointDistribution
-        Any flavour (Coroutine, CoroutineAutoBatched, Named, Sequential).
-    observed : dict
-        Data by variable name; each value must have the shape the model generates.
+    model : tfp.distributions.JointDistribution or Target
+        Any flavour (Coroutine, CoroutineAutoBatched, Named, Sequential); a
+        :class:`Target` (the model with its data, built once) is used as it is.
+    observed : dict, optional
+        Data by variable name; each value must have the shape the model generates. Omitted
+        when ``model`` is a Target.
     chains, warmup, draws : int
     seed : int
         The same seed (and settings) gives bit-identical draws on the same machine and
@@ -263,8 +266,9 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
 
     Returns
     -------
-    xarray.DataTree
-        Groups ``posterior``, ``sample_stats`` (lp, diverging, energy, step_size, n_steps,
+    Fit
+        An ``xarray.DataTree`` that also carries its :class:`Target` and settings. Groups
+        ``posterior``, ``sample_stats`` (lp, diverging, energy, step_size, n_steps,
         tree_depth, reach_max_depth, acceptance_rate), ``observed_data``, ``log_likelihood``;
         attrs with versions, seed, settings and wall times.
 
@@ -292,8 +296,9 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
                          "or 'auto', or choose metric_adaptation='gradient' for a diagonal")
     sizes = _chains.group_sizes(chains, chain_method)
     times = {"start": time.perf_counter()}
-    user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed, bijectors)
+    target = as_target(model, observed, bijectors=bijectors, seed=seed)
+    model, layout, obs = target.working_model, target.layout, target.observed
+    bijectors = target.bijectors or None
     dense_mass = (resolve_dense_mass(dense_mass, sum(layout.sizes))
                   or metric_adaptation == "low-rank")
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
@@ -334,7 +339,7 @@ def sample(model, observed, *, chains=4, warmup=1000, draws=1000, seed=0, init="
         plans = _planning.plans_from_attrs({"quadrature_plans": plans_json})
     times["planned"] = time.perf_counter()
     with _plans.applying(plans):
-        return _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes,
+        return _run(model, target, layout, obs, obs_t, states, infos, settings, sizes,
                     chains, warmup, draws, target_accept, max_tree_depth, dense_mass, jit,
                     chunk_size, checkpoint, progress, log_likelihood, times, init_message,
                     plans_json, derived)
@@ -358,7 +363,7 @@ def _choose_plans(quadrature, model, obs, points, bijectors=None):
     return plans, _planning.plans_to_attrs(plans, report)
 
 
-def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, chains,
+def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chains,
          warmup, draws, target_accept, max_tree_depth, dense_mass, jit, chunk_size,
          checkpoint, progress, log_likelihood, times, init_message, plans_json,
          derived=None):
@@ -414,9 +419,8 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
     ll, ll_draws, thin = _log_likelihood(model, layout, obs, infos, warmup, total, chains,
                                          log_likelihood)
     times["end"] = time.perf_counter()
-    run_id = _registry.register(user_model)
     attrs = {**{k: (v if not isinstance(v, list) else ",".join(v)) for k, v in settings.items()},
-             "init_message": init_message, "bayesquad_run_id": run_id,
+             "init_message": init_message, RUN_ID_ATTR: new_run_id(),
              # the mean over chain groups (one group per chain when parallel)
              "final_step_size": float(np.mean([np.exp(st["log_eps_bar"]) for st in states])),
              "log_likelihood_thin": int(thin),
@@ -431,8 +435,9 @@ def _run(model, user_model, layout, obs, obs_t, states, infos, settings, sizes, 
              "total_time_s": times["end"] - times["start"],
              "quadrature_settings": _quadrature_settings(),
              _derived.DERIVED_ATTR: _derived.derived_names(posterior, layout.names)}
-    return _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
+    tree = _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
                            log_likelihood=ll, log_likelihood_draws=ll_draws, attrs=attrs)
+    return Fit.wrap(tree, target, settings)
 
 
 def _start_gradients(model, layout, obs_t, states, dense):

@@ -3,7 +3,9 @@ import numpy as np
 import xarray as xr
 
 from bayesquad._tf import tf, tfp
-from bayesquad.inference import _datatree, _derived, _map, _model, _registry
+from bayesquad.inference import _datatree, _derived, _map, _model
+from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached
 
 __all__ = ["fit_vi"]
@@ -69,16 +71,17 @@ def _make_fit(log_prob, family, steps, samples, learning_rate, dim):
     return fit
 
 
-def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learning_rate=0.02,
+def fit_vi(model, observed=None, *, family="meanfield", steps=2000, samples=8, learning_rate=0.02,
            draws=1000, seed=0, tolerance=1e-3, init="map", jit=True, derived=None,
            bijectors=None):
     """Fit a Gaussian approximation in the unconstrained space by maximising the ELBO.
 
     Parameters
     ----------
-    model : tfp.distributions.JointDistribution
-    observed : dict
-        Data by variable name.
+    model : tfp.distributions.JointDistribution or Target
+        A :class:`Target` (the model with its data, built once) is used as it is.
+    observed : dict, optional
+        Data by variable name; omitted when ``model`` is a Target.
     family : {"meanfield", "fullrank"}
         Diagonal or full-covariance Gaussian (before the constraining bijectors).
     steps : int
@@ -107,8 +110,9 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
 
     Returns
     -------
-    xarray.DataTree
-        ``posterior`` (1 chain x ``draws``), ``observed_data``, ``vi`` (``elbo`` per step,
+    Fit
+        An ``xarray.DataTree`` that also carries its :class:`Target`: ``posterior`` (1 chain
+        x ``draws``), ``observed_data``, ``vi`` (``elbo`` per step,
         ``loc`` and ``scale`` of the approximation in the unconstrained space), attrs with
         ``vi_converged`` and ``vi_relative_change``.
 
@@ -126,8 +130,8 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if init not in ("map", "prior"):
         raise ValueError(f"init must be 'map' or 'prior', got {init!r}")
-    user_model, model = model, _model.working_model(model)
-    layout, obs = _model.make_layout(model, observed, seed, bijectors)
+    target = as_target(model, observed, bijectors=bijectors, seed=seed)
+    model, layout, obs = target.working_model, target.layout, target.observed
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     dim = sum(layout.sizes)
     np_dtype = layout.dtype.as_numpy_dtype
@@ -178,6 +182,8 @@ def fit_vi(model, observed, *, family="meanfield", steps=2000, samples=8, learni
              "vi_converged": int(converged), "vi_relative_change": rel,
              "vi_tolerance": float(tolerance), "final_elbo": float(np.mean(elbo[-window:])),
              "bijectors": _model.describe_bijectors(layout),
-             "bayesquad_run_id": _registry.register(user_model)}
-    return _datatree.build(layout=layout, observed=obs, posterior=posterior, extra={"vi": vi},
+             RUN_ID_ATTR: new_run_id()}
+    tree = _datatree.build(layout=layout, observed=obs, posterior=posterior, extra={"vi": vi},
                            attrs=attrs)
+    return Fit.wrap(tree, target, {"inference": "vi", "family": family, "steps": int(steps),
+                                   "samples": int(samples), "seed": int(seed)})

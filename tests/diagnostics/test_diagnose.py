@@ -63,17 +63,23 @@ def test_quadrature_check_flags_too_few_nodes(quadrature):
 
 
 def test_quadrature_not_run_without_model(tmp_path):
-    dt = M.conjugate_run()
+    fit = M.conjugate_run()
+    assert isinstance(fit, bayesquad.Fit) and fit.target.model is M.CONJUGATE
+    assert diagnose(fit)["quadrature"].passed  # the Fit carries its Target
     path = tmp_path / "fit.nc"
-    dt.to_netcdf(path)
-    back = az.from_netcdf(path)
-    # in this process the run id still finds the live model; a fresh process would not
-    assert diagnose(back)["quadrature"].passed
-    del back.attrs["bayesquad_run_id"]
+    fit.to_netcdf(path)
+    back = az.from_netcdf(path)  # a plain DataTree: no model, nothing looked up elsewhere
     v = diagnose(back)
     assert v["quadrature"].passed is None
     assert "pass model=" in v["quadrature"].message
     assert v["ess_bulk"].passed
+    # reopened with its model, it diagnoses as the live fit did
+    again = bayesquad.load_fit(path, M.CONJUGATE)
+    assert again.target.observed.keys() == fit.target.observed.keys()
+    live, reopened = diagnose(fit), diagnose(again)
+    assert [(c.name, c.passed) for c in reopened] == [(c.name, c.passed) for c in live]
+    np.testing.assert_allclose([c.value for c in reopened], [c.value for c in live],
+                               rtol=1e-9)
 
 
 def test_funnel_divergences_fail_the_verdict():

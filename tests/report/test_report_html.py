@@ -5,6 +5,7 @@ import math
 import re
 
 import numpy as np
+import xarray as xr
 import pytest
 
 import arviz as az
@@ -165,8 +166,9 @@ def test_failed_checks_are_explained(tmp_path):
 
 
 def test_quadrature_not_run_without_model(tmp_path):
-    dt = R.nuts_run().copy(deep=True)
-    del dt.attrs["bayesquad_run_id"]  # as a DataTree from disk in another process
+    fit = R.nuts_run()
+    dt = xr.DataTree.from_dict(fit.to_dict())  # a plain DataTree, as read from disk
+    dt.attrs.update(fit.attrs)
     page = write_html(dt, tmp_path / "q.html").read_text()
     quad = _section(page, "quadrature")
     assert "not run" in quad and "needs the model" in quad
