@@ -1,10 +1,16 @@
-"""Can the posterior reach a prior draw?  Separates integrals that matter from ones that don't.
+"""The prior check: evaluate a model at prior draws before sampling it.
 
-``bayesquad check`` evaluates a model at prior draws.  An integral that is not certified
-(status not CONVERGED) at a prior draw matters only if the posterior can go there: quadrature
-error changes the log density the sampler targets, and a change where the posterior has no
-mass changes nothing the fit reports.  So a failing prior draw is classified by its log
-density against the highest log density found (the MAP, found here):
+Warm-up visits the prior's tails: a log density that is NaN or -inf there, a gradient that
+overflows, or an integral that stops converging (a peak narrower than the quadrature
+nodes, a rate that overflows) stalls or misleads NUTS.  :func:`prior_check` finds those
+points first and measures what one log density + gradient costs (``bayesquad check`` prints
+its report).
+
+Can the posterior reach a prior draw?  An integral that is not certified (status not
+CONVERGED) at a prior draw matters only if the posterior can go there: quadrature error
+changes the log density the sampler targets, and a change where the posterior has no mass
+changes nothing the fit reports.  So a failing prior draw is classified by its log density
+against the highest log density found (the MAP, found here):
 
 - *ruled out by the data*: more than :func:`reach` below it, by the model's own integrals
   and by a reference evaluation with every integral at rtol=1e-12 alike.  The posterior puts
@@ -18,17 +24,13 @@ The posterior's own region is probed directly too: the integrals' statuses at th
 draws of its Laplace approximation, and the change of the log density at the MAP when every
 integral is recomputed at reference accuracy (as the fit's quadrature check does at posterior
 draws).
-
-This module belongs with the diagnostics; it is kept beside the command line until a later
-issue moves it to a public ``bayesquad.diagnostics.prior_check`` (it uses the diagnostics'
-private evaluation helpers meanwhile).
 """
 import dataclasses
+import time
 
 import numpy as np
 
-__all__ = ["TAIL", "TOLERANCE", "REFERENCE_RTOL", "Classified", "PosteriorProbe", "classify",
-           "evaluate", "probe_posterior", "reach", "ruled_out", "trusted_mode"]
+__all__ = ["PriorCheck", "prior_check"]
 
 #: Posterior mass allowed beyond the reach (Gaussian approximation).
 TAIL = 1e-9
@@ -58,7 +60,7 @@ def evaluate(working, layout, obs, obs_t, z, reference=False):
     :data:`REFERENCE_RTOL` (a fresh trace inside ``reference_settings``).
     """
     # pylint: disable=import-outside-toplevel,protected-access
-    from bayesquad.diagnostics import _quadrature_check as qc
+    from bayesquad.diagnostics import _quadrature_check as qc  # the check's own walk
     from bayesquad.quadrature import reference_settings
     z = np.asarray(z)
     chunk = qc._chunk_size(len(z), obs)
@@ -97,8 +99,13 @@ class PosteriorProbe:
         return self.status_map is not None and not np.any(self.status_map)
 
 
+def _folded(err):
+    """An exception's message on one line (its type name when the message is empty)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def _one_line(err):
-    return f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    return f"{type(err).__name__}: {_folded(err)[:200]}"
 
 
 def probe_posterior(working, layout, obs, obs_t, seed, n_laplace, also=None):
@@ -112,14 +119,13 @@ def probe_posterior(working, layout, obs, obs_t, seed, n_laplace, also=None):
     quadrature check compares them with the reference at posterior draws).
     """
     from bayesquad._tf import tf  # pylint: disable=import-outside-toplevel
-    from bayesquad.inference import _map  # pylint: disable=import-outside-toplevel
+    from bayesquad.inference import find_map_unconstrained  # pylint: disable=import-outside-toplevel
     dim = sum(layout.sizes)
     also = np.zeros((0, dim)) if also is None else np.asarray(also)
     try:
-        starts = _map._starts(working, layout, obs, 4, seed)  # pylint: disable=protected-access
         # graph mode: one optimisation, where an XLA compile would dominate
-        z, _, _, _, _, cov, message = _map.map_unconstrained(working, layout, obs,
-                                                             starts=starts, jit=False)
+        z, _, _, cov, message = find_map_unconstrained(working, layout, obs, num_starts=4,
+                                                        seed=seed, jit=False)
     except (ValueError, TypeError, ArithmeticError, tf.errors.OpError) as err:
         probe = PosteriorProbe(message=f"MAP search failed ({_one_line(err)})")
     else:
@@ -215,3 +221,466 @@ def classify(dim, lps, probe, draws, clean):
     # a failed reference leaves NaN: those draws count as reachable
     found.ruled_out = ruled_out(found.lp, found.lp_ref, lp_mode, threshold)
     return found
+
+
+# ---- the check at prior draws ----------------------------------------------------------
+
+_MAX_LISTED = 10  # problem draws printed in full
+
+
+def _fmt_value(v):
+    v = np.asarray(v)
+    if v.size == 1:
+        return f"{float(v.ravel()[0]):.4g}"
+    if v.size <= 3:
+        return "[" + ", ".join(f"{float(x):.3g}" for x in v.ravel()) + "]"
+    return f"[{'x'.join(map(str, v.shape))}] in [{np.nanmin(v):.3g}, {np.nanmax(v):.3g}]"
+
+
+def _prior_points(working, layout, obs_t, n, seed):
+    """``n`` prior draws of the parameters (observed variables pinned, not sampled).
+
+    Returns the constrained values (list of dicts) and the unconstrained points [n, D].
+    """
+    from bayesquad._tf import tf, tfp
+    from bayesquad.inference import unconstrain
+    pinned = working.experimental_pin(**obs_t)
+    seeds = tfp.random.split_seed((int(seed), 29), n=n)
+    values, zs = [], []
+    for i in range(n):
+        try:
+            draw = pinned.sample_unpinned(seed=seeds[i])
+        except Exception as err:  # noqa: BLE001 -- a prior without sample() is the user's
+            raise ValueError(f"cannot draw from the model's prior: {type(err).__name__}: "
+                             f"{_folded(err)}") from err
+        vals = dict(zip(layout.names, tf.nest.flatten(draw)))
+        values.append({k: v.numpy() for k, v in vals.items()})
+        zs.append(unconstrain(working, layout, obs_t, vals).numpy())
+    return values, np.stack(zs).astype(layout.dtype.as_numpy_dtype)
+
+
+def _log_prob_and_gradient(working, layout, obs_t, zs):
+    """Per draw: log density, gradient [D] and the error message if evaluation raised."""
+    from bayesquad._tf import tf
+    from bayesquad.inference import value_and_grad_fn
+    vg = value_and_grad_fn(working, layout, obs_t)
+    dim = zs.shape[1]
+
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([dim], layout.dtype)])
+    def value_and_gradient(z):
+        lp, grad = vg(z)
+        return lp, (tf.zeros_like(z) if grad is None else grad)
+
+    lps = np.full(len(zs), np.nan)
+    grads = np.full(zs.shape, np.nan)
+    errors = [None] * len(zs)
+    for i, z in enumerate(zs):
+        try:
+            lp, grad = value_and_gradient(tf.constant(z))
+            lps[i], grads[i] = lp.numpy(), grad.numpy()
+        except (tf.errors.OpError, ValueError, TypeError) as err:
+            errors[i] = f"evaluation raised {type(err).__name__}: {_folded(err)[:200]}"
+    return lps, grads, errors
+
+
+def _statuses(working, layout, obs, obs_t, zs):
+    """``(log densities [n], statuses [n, k])`` per draw (``k`` may be 0), and a message.
+
+    The message (and None, None) when the statuses could not be read.
+    """
+    try:
+        lp, st = evaluate(working, layout, obs, obs_t, zs)
+    except Exception as err:  # noqa: BLE001 -- report, do not crash: the rest still informs
+        return None, None, f"statuses unavailable ({type(err).__name__}: {_folded(err)[:200]})"
+    return lp, st, None
+
+
+def _cost(working, layout, obs_t, z_ok, jit, chain_counts=(1, 4), budget_s=1.0):
+    """``[(chains, compile_s, median_s)]`` for one log density + gradient of a batch."""
+    from bayesquad._tf import tf
+    from bayesquad.inference import value_and_grad_fn
+    value_and_gradient = value_and_grad_fn(working, layout, obs_t)
+    out = []
+    for k in chain_counts:
+        # a fresh function per batch size, so that each first call shows its compile time
+        f = tf.function(value_and_gradient, jit_compile=bool(jit), autograph=False)
+        z = tf.constant(np.resize(z_ok, (k, z_ok.shape[1])))
+        tic = time.perf_counter()
+        [t.numpy() for t in f(z)]  # noqa: expression-not-assigned (trace + compile)
+        compile_s = time.perf_counter() - tic
+        times, start = [], time.perf_counter()
+        while len(times) < 5 or (time.perf_counter() - start < budget_s and len(times) < 200):
+            tic = time.perf_counter()
+            [t.numpy() for t in f(z)]  # noqa: expression-not-assigned
+            times.append(time.perf_counter() - tic)
+        out.append((k, compile_s, float(np.median(times))))
+    return out
+
+
+def _grad_names(layout, bad):
+    names, start = [], 0
+    for name, size in zip(layout.names, layout.sizes):
+        if np.any(bad[start:start + size]):
+            names.append(name)
+        start += size
+    return names
+
+
+def _kinds(codes):
+    from bayesquad.quadrature import Status
+    codes = np.asarray(codes)
+    return ", ".join(sorted({Status(int(c)).name for c in codes[codes != 0]}))
+
+
+def _point(values):
+    return " ".join(f"{k}={_fmt_value(v)}" for k, v in values.items())
+
+
+def _failures(values, lps, grads, errors, layout):
+    """``{draw: text}`` for non-finite log densities or gradients, and errors."""
+    out = {}
+    for i in range(len(values)):
+        if errors[i]:
+            out[i] = errors[i]
+        elif not np.isfinite(lps[i]):
+            out[i] = f"log density {lps[i]}"
+        elif not np.all(np.isfinite(grads[i])):
+            out[i] = "gradient not finite in " + ", ".join(
+                _grad_names(layout, ~np.isfinite(grads[i])))
+    return out
+
+
+def _below(lp, lp_mode):
+    drop = lp_mode - lp
+    return "infinitely far" if np.isinf(drop) else f"{drop:.3g}"
+
+
+def _integral_text(found, j, status_row):
+    n_bad = int(np.count_nonzero(status_row))
+    text = (f"{n_bad} integral(s) did not converge ({_kinds(status_row)}); log density "
+            f"{_below(found.lp[j], found.lp_mode)} below the MAP's")
+    if np.isnan(found.lp_ref[j]):
+        return text + " (no reference value)"
+    change = abs(found.lp_ref[j] - found.lp[j])
+    text += (f" (reference at rtol=1e-12: {_below(found.lp_ref[j], found.lp_mode)}"
+             + (f"; change {change:.2g})" if np.isfinite(change) else ")"))
+    if found.ref_bad[j]:
+        text += f", {int(found.ref_bad[j])} reference integral(s) not converged either"
+    return text
+
+
+def _posterior_lines(probe, echo):
+    if probe.z_map is None:
+        echo(f"  posterior     not probed: {probe.message}")
+        return
+    n_lap = 0 if probe.laplace_status is None else len(probe.laplace_status)
+    k = len(probe.status_map)
+    bad = int(np.count_nonzero(probe.status_map)) + (
+        0 if probe.laplace_status is None else int(np.count_nonzero(probe.laplace_status)))
+    where = f"the MAP and {n_lap} Laplace draws" if n_lap else \
+        "the MAP (no Laplace covariance: Hessian not positive definite)"
+    echo(f"  posterior     MAP log density {probe.lp_map:.6g} ({probe.message})")
+    if k:
+        echo(f"                integrals at {where}: {bad} of {k * (1 + n_lap)} did not "
+             f"converge")
+    if probe.ref_error:
+        echo(f"                reference evaluation at the MAP failed: {probe.ref_error}")
+    elif np.isfinite(probe.map_change):
+        echo(f"                at the MAP, every integral at rtol=1e-12 changes the log density "
+             f"by {probe.map_change:.3g} (tolerance {TOLERANCE:g})")
+    elif k:
+        echo("                (no reference evaluation: nothing failed; fit's quadrature check "
+             "compares the integrals with one at posterior draws)")
+
+
+def _posterior_failures(probe):
+    """Failures in the posterior's own region, as ``[(where, text)]``."""
+    out = []
+    if probe is None or probe.z_map is None:
+        return out
+    if np.any(probe.status_map):
+        out.append(("MAP", f"{int(np.count_nonzero(probe.status_map))} integral(s) did not "
+                           f"converge ({_kinds(probe.status_map)})"))
+    if np.isfinite(probe.map_change) and probe.map_change > TOLERANCE:
+        out.append(("MAP", f"the log density changes by {probe.map_change:.3g} with every "
+                           f"integral at rtol=1e-12: the integrals are inaccurate there"))
+    elif not np.isfinite(probe.lp_map):
+        out.append(("MAP", f"log density {probe.lp_map}"))
+    if probe.laplace_status is not None:
+        rows = np.flatnonzero(np.any(probe.laplace_status != 0, axis=1))
+        if len(rows):
+            out.append(("Laplace", f"{len(rows)} of {len(probe.laplace_status)} draws of the "
+                                   f"Laplace approximation have integrals that did not "
+                                   f"converge ({_kinds(probe.laplace_status[rows])})"))
+    return out
+
+
+def _advice(found, reachable, probe, generic):
+    """What to do about the failures: rule or tolerance, or the model."""
+    parts = []
+    changes = [abs(found.lp_ref[j] - found.lp[j]) for j in reachable]
+    if probe is not None and np.isfinite(probe.map_change):
+        changes.append(probe.map_change)
+    integral_failure = bool(reachable) or bool(_posterior_failures(probe))
+    if integral_failure:
+        worst = max((c for c in changes if np.isfinite(c)), default=np.nan)
+        if np.isfinite(worst) and worst <= TOLERANCE:
+            parts.append(f"integrals not certified where the posterior can reach; their "
+                         f"values agree with a reference at rtol=1e-12 within {worst:.2g}, so "
+                         f"the rule's error estimate is what fails: give it more nodes or "
+                         f"panels (or a looser rtol) so that its status reads CONVERGED, "
+                         f"which the fit's quadrature check requires")
+        else:
+            parts.append("integrals inaccurate or not certified where the posterior can "
+                         "reach" + (f" (log density off a reference by up to {worst:.2g})"
+                                    if np.isfinite(worst) else "")
+                         + ": use more nodes or panels, or an adaptive method "
+                         "(method='adaptive-gk'), for them")
+    if generic:
+        parts.append("non-finite values at prior draws, which samplers visit during "
+                     "warm-up: tighten the priors, reparameterise, or make the model robust "
+                     "there")
+    return "; ".join(parts)
+
+
+@dataclasses.dataclass
+class PriorCheck:
+    """The result of :func:`prior_check`.
+
+    Attributes
+    ----------
+    passed : bool
+        False when :func:`prior_check` found a problem where the posterior can reach (see
+        its Returns).
+    problems : list of (str, str)
+        ``(where, what)`` per problem: a prior draw (``"draw 3"``), ``"MAP"`` or
+        ``"Laplace"``.
+    notes : list of (str, str)
+        ``(where, what)`` per prior draw whose integrals did not converge where the data
+        rule it out.
+    advice : str
+        What to do about the problems ("" when there are none).
+    lines : list of str
+        The report as ``bayesquad check`` prints it, one line each (``str(result)`` joins
+        them).
+    names : tuple of str
+        The model's unobserved variables.
+    dim : int
+        Dimension of the unconstrained space.
+    draws : list of dict
+        The prior draws, constrained values by name.
+    unconstrained : numpy array [n, D]
+        The same draws in the unconstrained space.
+    log_density, gradient : numpy arrays [n], [n, D]
+        Log density (with the log-Jacobian of the constraining bijectors) and its gradient
+        at each draw; NaN where the evaluation raised.
+    errors : list of str or None
+        Why the evaluation at each draw raised, or None.
+    statuses : numpy array [n, k] or None
+        Status codes (:class:`bayesquad.Status`) of the ``k`` integrals found per draw; None
+        when they could not be read.
+    posterior : object
+        What was found at the MAP and draws of its Laplace approximation (``message``,
+        ``z_map``, ``lp_map``, ``status_map``, ``lp_map_ref``, ``laplace_status``,
+        ``map_change``, ...).
+    classified : object
+        The draws with integrals not CONVERGED (``draws``), their log densities by the
+        model and by the reference (``lp``, ``lp_ref``), whether the data rule them out
+        (``ruled_out``), the mode's log density and the threshold (``lp_mode``,
+        ``threshold``).
+    cost : list of (int, float, float) or None
+        ``(chains, first call in s, median per call in s)`` of one log density + gradient;
+        None when not measured.
+    """
+
+    passed: bool
+    problems: list
+    notes: list
+    advice: str
+    lines: list
+    names: tuple
+    dim: int
+    draws: list
+    unconstrained: np.ndarray
+    log_density: np.ndarray
+    gradient: np.ndarray
+    errors: list
+    statuses: object
+    posterior: object
+    classified: object
+    cost: object = None
+
+    def __str__(self):
+        return "\n".join(self.lines)
+
+
+def prior_check(model, observed, *, draws=20, seed=0, jit=True, cost=True, echo=None):
+    """Evaluate a model at prior draws of its parameters, with the observed data, before sampling.
+
+    Reports draws where the log density is not finite or raises, where its gradient is not
+    finite, and integrals that did not converge; finds the MAP and probes the integrals
+    there and at draws of its Laplace approximation; measures the cost of one log density
+    + gradient.  ``bayesquad check`` is this function with a header.
+
+    Parameters
+    ----------
+    model : tfp.distributions.JointDistribution
+    observed : dict
+        Data by variable name.
+    draws : int
+        Prior draws of the parameters (observed variables pinned to the data), and draws of
+        the Laplace approximation at the MAP.
+    seed : int
+    jit : bool
+        Time the XLA-compiled evaluation (as ``sample``'s default) or the graph one.
+    cost : bool
+        Measure the cost (compiles the log density + gradient once per chain count).
+    echo : callable, optional
+        Called with each line of the report as soon as it is known (the command line passes
+        ``print``); the lines are in the result either way.
+
+    Returns
+    -------
+    PriorCheck
+        ``passed`` is False if a prior draw has a non-finite log density, a non-finite
+        gradient where the log density is finite, or an evaluation that raised; or if an
+        integral is not CONVERGED where the posterior can reach (at the MAP, a Laplace
+        draw, or a prior draw that is not ruled out by the data), or the integrals change
+        the log density at the MAP by more than 0.01 at reference accuracy.  Integrals that
+        fail only at prior draws the data rule out are listed as notes.
+
+    Raises
+    ------
+    TypeError, ValueError
+        The observed data do not fit the model (names, shapes), or the prior cannot be
+        sampled.
+
+    Notes
+    -----
+    Log density and gradient are taken in the unconstrained space the samplers see (the
+    log-Jacobian of the constraining bijectors included).  Integral statuses are found as
+    the diagnostics' quadrature check finds them (through ``Independent``/``Sample``
+    wrappers and mixtures down to a distribution with ``quadrature_status()``); integrals
+    hidden elsewhere are not seen, and the report then says none are exposed.  Twenty prior
+    draws probe the prior's bulk: a failure region of small prior mass may need ``draws``
+    in the hundreds.  A draw is ruled out when its log density, by the model's integrals
+    and by a reference at rtol=1e-12 alike, lies more than ``chi2.isf(1e-9, D)`` below the
+    highest accurate log density found (41 for 2 parameters, 48 for 4, 209 for 100: for a
+    Gaussian posterior, the region beyond half of it holds 1e-9 of the mass).  The cost is
+    measured at prior draws; integrals with adaptive rules cost more or less elsewhere.
+    """
+    from bayesquad._tf import tf  # pylint: disable=import-outside-toplevel
+    from bayesquad.inference import unconstrained_space  # pylint: disable=import-outside-toplevel
+    working, layout, obs = unconstrained_space(model, observed, seed=seed)
+    obs_t = {k: tf.constant(v) for k, v in obs.items()}
+    lines = []
+
+    def say(line):
+        lines.append(line)
+        if echo is not None:
+            echo(line)
+
+    dim = sum(layout.sizes)
+    say(f"  parameters: {', '.join(layout.names)} ({dim} unconstrained dimensions)")
+    say(f"  {draws} prior draws (seed {seed}); log density and gradient in the unconstrained "
+        f"space the samplers see (log-Jacobian included)")
+    say("")
+    values, zs = _prior_points(working, layout, obs_t, draws, seed)
+    lps, grads, errors = _log_prob_and_gradient(working, layout, obs_t, zs)
+    lps_qc, status, status_note = _statuses(working, layout, obs, obs_t, zs)
+    finite = np.isfinite(lps) & np.array([e is None for e in errors])
+    grad_ok = finite & np.all(np.isfinite(grads), axis=1)
+    say(f"  log density   finite at {int(finite.sum())} of {draws} draws")
+    say(f"  gradient      finite at {int(grad_ok.sum())} of {int(finite.sum())} draws with a "
+        f"finite log density")
+    if status_note:
+        say(f"  integrals     {status_note}")
+    elif status.shape[1] == 0:
+        say("  integrals     none exposed (no distribution with quadrature_status() found "
+            "under the model's variables)")
+    else:
+        bad = int(np.count_nonzero(status))
+        say(f"  integrals     {bad} of {status.size} did not converge ({status.shape[1]} per "
+            f"draw)")
+    problem_draws = (np.flatnonzero(np.any(status != 0, axis=1)) if status is not None
+                     else np.zeros(0, int))
+    probe = probe_posterior(working, layout, obs, obs_t, seed, draws, also=zs[problem_draws])
+    _posterior_lines(probe, say)
+    generic = _failures(values, lps, grads, errors, layout)
+    clean = grad_ok & (np.all(status == 0, axis=1) if status is not None else True)
+    found = classify(dim, lps_qc if lps_qc is not None else lps, probe, problem_draws, clean)
+    if len(found.draws):
+        say(f"  reach         log densities more than {found.threshold:.3g} below the MAP's "
+            f"hold no posterior mass (under 1e-9 for a Gaussian posterior in {dim} "
+            f"dimensions, with a factor-2 margin)")
+    rows = None
+    if cost and finite.any():
+        kind = "XLA-compiled" if jit else "tf.function graph, no XLA"
+        rows = _cost(working, layout, obs_t, zs[finite], jit)
+        per = ", ".join(f"{k} chain{'s' if k > 1 else ''} {t * 1e3:.3g} ms" for k, _, t in rows)
+        first = ", ".join(f"{c:.1f} s" for _, c, _ in rows)
+        say(f"  cost          one log density + gradient ({kind}, median at prior draws): "
+            f"{per} (first call, with compilation: {first})")
+    elif cost:
+        say("  cost          not measured: no prior draw has a finite log density")
+    problems, notes, advice = _verdict(values, status, found, probe, generic, draws, say)
+    return PriorCheck(passed=not problems, problems=problems, notes=notes, advice=advice,
+                      lines=lines, names=tuple(layout.names), dim=dim, draws=values,
+                      unconstrained=zs, log_density=lps, gradient=grads, errors=errors,
+                      statuses=status, posterior=probe, classified=found, cost=rows)
+
+
+def _verdict(values, status, found, probe, generic, draws, echo):
+    """Print failures, then notes, then the one-line result; return
+    ``(problems, notes, advice)``."""
+    width = len(str(draws - 1))
+    failures = [(f"draw {i:>{width}}", f"{_point(values[i])}: {text}")
+                for i, text in generic.items()]
+    reachable, notes = [], []
+    for j, i in enumerate(found.draws):
+        if i in generic:
+            continue  # listed already; non-finite values fail whatever the reach
+        text = f"{_point(values[i])}: {_integral_text(found, j, status[i])}"
+        (notes if found.ruled_out[j] else reachable).append((f"draw {i:>{width}}", text, j))
+    failures += [(label, text + (": the posterior can reach it" if np.isfinite(found.lp_mode)
+                                 else ": not classified (no accurate log density of the mode)")
+                  ) for label, text, _ in reachable]
+    failures += _posterior_failures(probe)
+    if found.ref_error and len(found.draws):
+        echo(f"  (the reference evaluation failed: {found.ref_error}; these draws count as "
+             f"reachable)")
+    echo("")
+    if failures:
+        echo(f"problems where the posterior can reach ({len(failures)}):")
+        column = max(len(label) for label, _ in failures)
+        for label, text in failures[:_MAX_LISTED]:
+            echo(f"  {label:<{column}}  {text}")
+        if len(failures) > _MAX_LISTED:
+            echo(f"  ... and {len(failures) - _MAX_LISTED} more")
+        echo("")
+    if notes:
+        echo(f"notes: {len(notes)} of {draws} prior draws have integrals that did not converge "
+             f"where the data rule them out:")
+        for label, text, _ in notes[:_MAX_LISTED]:
+            echo(f"  {label}  {text}")
+        if len(notes) > _MAX_LISTED:
+            echo(f"  ... and {len(notes) - _MAX_LISTED} more")
+        echo("  These say the prior reaches parameter values the data rule out, not that the "
+             "fit is affected: the posterior holds no mass there, so these integrals do not "
+             "enter the fit (with fit --init prior, a chain may start at such a point and "
+             "leave it during warm-up). Tighten the priors of the parameters above towards "
+             "the values the data allow to make the notes go away.")
+        echo("")
+    notes = [(label, text) for label, text, _ in notes]
+    if failures:
+        advice = _advice(found, [j for _, _, j in reachable], probe, bool(generic))
+        echo(f"check: FAILED ({len(failures)} problem(s) where the posterior can reach: "
+             f"{advice})")
+        return failures, notes, advice
+    if notes:
+        echo(f"check: PASSED (no problem where the posterior can reach; {len(notes)} of "
+             f"{draws} prior draws the data rule out have integrals that did not converge: "
+             f"see the notes)")
+    else:
+        echo(f"check: PASSED (no problem at {draws} prior draws or in the posterior's region)")
+    return failures, notes, ""

@@ -8,8 +8,12 @@ from bayesquad.inference._map import MapResult, find_map
 from bayesquad.inference._map_batch import find_map_batch
 from bayesquad.inference._planning import (DEFAULT_PLAN_TOLERANCE, laplace_box,
                                            plan_quadrature, plans_from_attrs)
+from bayesquad.inference._public_helpers import (find_map_unconstrained, unconstrain,
+                                                 unconstrained_space, value_and_grad_fn)
 from bayesquad.inference._sample import LOG_LIKELIHOOD_BUDGET, sample
 from bayesquad.inference._vi import fit_vi
 
 __all__ = ["DEFAULT_PLAN_TOLERANCE", "LOG_LIKELIHOOD_BUDGET", "MapResult", "find_map",
-           "find_map_batch", "fit_vi", "laplace_box", "plan_quadrature", "plans_from_attrs", "sample"]
+           "find_map_batch", "find_map_unconstrained", "fit_vi", "laplace_box", "plan_quadrature",
+           "plans_from_attrs", "sample", "unconstrain", "unconstrained_space",
+           "value_and_grad_fn"]
