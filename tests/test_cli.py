@@ -68,7 +68,7 @@ def test_no_command_is_a_usage_error(capsys):
 
 
 def test_parsing_imports_no_tensorflow():
-    """cli.py imports only the standard library: --help is fast once the package is.
+    """bayesquad.cli imports only the standard library: --help is fast once the package is.
 
     The package's ``__init__`` imports TensorFlow, so the check loads ``bayesquad.cli``
     under a bare package module.

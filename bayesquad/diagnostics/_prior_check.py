@@ -118,8 +118,9 @@ def probe_posterior(working, layout, obs, obs_t, seed, n_laplace, also=None):
     converge; otherwise the MAP's own converged integrals are taken as they are (the fit's
     quadrature check compares them with the reference at posterior draws).
     """
-    from bayesquad._tf import tf  # pylint: disable=import-outside-toplevel
-    from bayesquad.inference import find_map_unconstrained  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from bayesquad._tf import tf
+    from bayesquad.inference import find_map_unconstrained
     dim = sum(layout.sizes)
     also = np.zeros((0, dim)) if also is None else np.asarray(also)
     try:

@@ -71,7 +71,7 @@ def unconstrain(model, layout, observed, values):
 
 
 def value_and_grad_fn(model, layout, observed):
-    """``f(z) -> (log p(z), d log p / dz)`` for unconstrained points ``z`` of shape ``[..., D]``.
+    """``f(z) -> (log p(z), d log p / dz)`` at unconstrained points ``z`` (tensor ``[..., D]``).
 
     The log density is the one NUTS samples: up to a constant, with the log-Jacobian of the
     constraining bijectors.  Not compiled (wrap it in ``tf.function`` as needed); the
@@ -114,7 +114,8 @@ def find_map_unconstrained(model, layout, observed, *, num_starts=4, seed=0, jit
     message : str
         How the search ended.
     """
-    starts = _map._starts(model, layout, observed, int(num_starts), seed)  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access
+    starts = _map._starts(model, layout, observed, int(num_starts), seed)
     z, lp, converged, _, _, cov, message = _map.map_unconstrained(
         model, layout, observed, starts=starts, jit=jit)
     return z, lp, converged, cov, message
