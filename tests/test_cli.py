@@ -68,7 +68,7 @@ def test_no_command_is_a_usage_error(capsys):
 
 
 def test_parsing_imports_no_tensorflow():
-    """cli.py imports only the standard library: --help is fast once the package is.
+    """bayesquad.cli imports only the standard library: --help is fast once the package is.
 
     The package's ``__init__`` imports TensorFlow, so the check loads ``bayesquad.cli``
     under a bare package module.
@@ -606,7 +606,7 @@ def test_bundled_models_pass_check(capsys, name):
 
 
 def test_unclassifiable_draws_count_as_reachable():
-    from bayesquad._cli_prior_check import ruled_out
+    from bayesquad.diagnostics._prior_check import ruled_out
     inf, nan = np.inf, np.nan
     lp_own = np.array([-100.0, -100.0, -inf, -100.0, -30.0])
     lp_ref = np.array([-100.0, nan, -inf, -5.0, -100.0])  # a failed reference is NaN

@@ -29,7 +29,7 @@ def _file_hash(path):
 
 
 def _model_file(path, what):
-    from bayesquad._cli_inputs import load_model_file  # pylint: disable=import-outside-toplevel
+    from bayesquad.model_file import load_model_file  # pylint: disable=import-outside-toplevel
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{what} must be the path of a model file (.py), got "
                         f"{type(path).__name__}")

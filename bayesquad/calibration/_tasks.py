@@ -64,7 +64,7 @@ def pad_data(data, keys, buckets):
 
 
 def _module(path, digest):
-    from bayesquad._cli_inputs import load_model_file  # pylint: disable=import-outside-toplevel
+    from bayesquad.model_file import load_model_file  # pylint: disable=import-outside-toplevel
     key = ("module", path, digest)
     with _LOCK:
         if key not in _CACHE:

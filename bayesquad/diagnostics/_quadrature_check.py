@@ -14,10 +14,8 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
-from bayesquad.inference import _model
 from bayesquad.distributions import _plans
-from bayesquad.inference import Target
-from bayesquad.inference._planning import plans_from_attrs
+from bayesquad.inference import Target, _model, plans_from_attrs
 from bayesquad.quadrature import reference_settings
 
 __all__ = ["quadrature_check"]

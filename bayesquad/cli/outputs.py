@@ -17,11 +17,12 @@ import os
 import pathlib
 import re
 import uuid
+import warnings
 
-from bayesquad._cli_inputs import InputError, one_line
+from bayesquad.cli.inputs import InputError, one_line
 
 __all__ = ["CHECKPOINT", "OUTPUTS", "POSTERIOR", "REPORT", "SUMMARY", "Outputs",
-           "check_writable", "replace_atomically"]
+           "check_writable", "replace_atomically", "summary_table"]
 
 POSTERIOR, SUMMARY, REPORT = "posterior.nc", "summary.csv", "report.html"
 OUTPUTS = (POSTERIOR, SUMMARY, REPORT)
@@ -168,3 +169,12 @@ class Outputs:
             self.dir.rmdir()  # only succeeds when empty
         except OSError:
             pass
+
+
+def summary_table(dt):
+    """``arviz.summary`` of a fit's DataTree, as written to ``summary.csv``."""
+    import arviz as az  # pylint: disable=import-outside-toplevel
+    with warnings.catch_warnings():
+        # single-chain r_hat and short-chain ESS warn; the verdict already reports them
+        warnings.simplefilter("ignore")
+        return az.summary(dt, round_to="none")

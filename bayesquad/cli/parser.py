@@ -1,14 +1,16 @@
-"""The ``bayesquad`` command line: ``check``, ``fit`` and ``report`` a model file.
+"""The ``bayesquad`` command's parser and ``main``: ``check``, ``fit`` and ``report`` a model
+file, ``sbc`` and ``toys`` for many fits.
 
 ``main(argv)`` returns the exit code (the console script exits with it).  Only the standard
-library is imported here; TensorFlow, ArviZ and the rest load inside the commands, once
-the arguments are known to be valid.
+library is imported here; TensorFlow, ArviZ and the rest load inside the commands
+(:mod:`bayesquad.cli.check`, :mod:`~bayesquad.cli.fit`, :mod:`~bayesquad.cli.report`,
+:mod:`~bayesquad.cli.study`), once the arguments are known to be valid.
 """
 import argparse
 import sys
 import traceback
 
-from bayesquad._cli_inputs import InputError, one_line
+from bayesquad.cli.inputs import InputError, one_line
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_PASSED", "EXIT_USAGE",
            "build_parser", "main"]
@@ -319,25 +321,25 @@ def build_parser():
     _fit_parser(sub)
     _report_parser(sub)
     # many fits (issue 15): bayesquad sbc / bayesquad toys
-    from bayesquad._cli_study import add_study_parsers
+    from bayesquad.cli.study import add_study_parsers
     add_study_parsers(sub, _Formatter, _add_general)
     return parser
 
 
 def _cmd_check(args):
-    from bayesquad._cli_check import run_check
-    from bayesquad._cli_inputs import load_inputs
+    from bayesquad.cli.check import run_check
+    from bayesquad.cli.inputs import load_inputs
     inputs = load_inputs(args.model, args.data)
     return run_check(inputs, draws=args.draws, seed=args.seed, jit=args.jit, cost=args.cost)
 
 
 def _cmd_fit(args):
-    from bayesquad._cli_fit import run_fit
+    from bayesquad.cli.fit import run_fit
     return run_fit(args)
 
 
 def _cmd_report(args):
-    from bayesquad._cli_fit import rebuild_report
+    from bayesquad.cli.report import rebuild_report
     return rebuild_report(args.dir, title=args.title)
 
 
@@ -401,7 +403,3 @@ def main(argv=None):
         print(f"{prog}: internal error: {type(err).__name__}: {one_line(err)}{hint}",
               file=sys.stderr)
         return EXIT_INTERNAL
-
-
-if __name__ == "__main__":  # python -m bayesquad.cli
-    sys.exit(main())

@@ -1,27 +1,20 @@
-"""``bayesquad fit`` and ``bayesquad report``: run a fit, write its outputs, rebuild a report.
+"""``bayesquad fit``: run a fit, diagnose it, write its outputs.
 
 The outputs of a fit directory: ``posterior.nc`` (the DataTree, with the stored verdict and
 ``cli_*`` attrs saying what was run), ``summary.csv`` and ``report.html``; how they are
-written so that a kill never leaves them truncated or mixed is in :mod:`_cli_outputs`.
+written so that a kill never leaves them truncated or mixed is in
+:mod:`bayesquad.cli.outputs`; ``bayesquad report`` (:mod:`bayesquad.cli.report`) rebuilds the
+report from ``posterior.nc``.
 """
 import os
-import pathlib
 import shlex
 import sys
 import warnings
 
-from bayesquad._cli_inputs import InputError, load_inputs, one_line
-from bayesquad._cli_outputs import (
-    CHECKPOINT,
-    POSTERIOR,
-    REPORT,
-    SUMMARY,
-    Outputs,
-    check_writable,
-    replace_atomically,
-)
+from bayesquad.cli.inputs import InputError, load_inputs, one_line
+from bayesquad.cli.outputs import CHECKPOINT, POSTERIOR, REPORT, SUMMARY, Outputs, summary_table
 
-__all__ = ["POSTERIOR", "REPORT", "SUMMARY", "rebuild_report", "run_fit"]
+__all__ = ["POSTERIOR", "REPORT", "SUMMARY", "run_fit"]
 
 _SHOWN_ROWS = 20  # summary rows printed; the CSV has all of them
 
@@ -98,14 +91,6 @@ def _plan_words(text):
     return [f"{key}: {p['description']}" for key, p in sorted(plans.items())]
 
 
-def _summary(dt):
-    import arviz as az
-    with warnings.catch_warnings():
-        # single-chain r_hat and short-chain ESS warn; the verdict already reports them
-        warnings.simplefilter("ignore")
-        return az.summary(dt, round_to="none")
-
-
 def _summary_text(summary):
     cols = [c for c in ("mean", "sd", "eti89_lb", "eti89_ub", "ess_bulk", "r_hat")
             if c in summary.columns]
@@ -157,7 +142,7 @@ def run_fit(args):
     check can re-evaluate the live model; it is stored in ``posterior.nc``, and ``report``
     reuses it rather than diagnosing again (a saved file carries no model).  The outputs
     are staged under temporary names and put in place together at the end
-    (:class:`~bayesquad._cli_outputs.Outputs`); if the report fails, ``posterior.nc`` and
+    (:class:`~bayesquad.cli.outputs.Outputs`); if the report fails, ``posterior.nc`` and
     ``summary.csv`` are still put in place and ``bayesquad report DIR`` can retry.
     """
     # the data's shapes are checked by the fit itself (its ValueError is an input error):
@@ -218,7 +203,7 @@ def _run_fit(args, inputs, outputs, checkpoint):
                      "cli_title": title, "cli_cwd": os.getcwd()})
     store_verdict(dt, verdict)  # after the attrs: it records the run id it belongs to
     outputs.stage(POSTERIOR, dt.to_netcdf)
-    summary = _summary(dt)
+    summary = summary_table(dt)
     outputs.stage(SUMMARY, lambda tmp: summary.to_csv(tmp, index_label="parameter"))
     echo("")
     echo(_summary_text(summary))
@@ -239,52 +224,3 @@ def _run_fit(args, inputs, outputs, checkpoint):
     print(f"verdict:   {verdict.headline()} (exit code {0 if verdict.passed else 1})")
     print(f"report:    {(out / REPORT).resolve().as_uri()}")
     return 0 if verdict.passed else 1
-
-
-def rebuild_report(directory, *, title=None):
-    """The ``report`` command: rewrite ``DIR/report.html`` from ``DIR/posterior.nc``.
-
-    ``DIR/summary.csv`` is written too when it is missing (a fit killed while putting its
-    outputs in place leaves ``posterior.nc`` alone).
-    """
-    folder = pathlib.Path(directory)
-    if not folder.is_dir():
-        raise InputError(f"'{directory}' is not a directory; pass the --out directory of a "
-                         f"bayesquad fit")
-    check_writable(folder / REPORT)  # before the work, not after it
-    path = folder / POSTERIOR
-    if path.is_dir() or not path.exists():
-        raise InputError(f"'{directory}' has no {POSTERIOR} file; pass the --out directory "
-                         f"of a bayesquad fit")
-    import arviz as az
-    try:
-        dt = az.from_netcdf(path)
-    except Exception as err:
-        raise InputError(f"cannot read '{path}': {type(err).__name__}: {one_line(err)}") \
-            from err
-    if "posterior" not in dt.children:
-        raise InputError(f"'{path}' has no posterior group; is it from bayesquad fit?")
-    from bayesquad.report import load_verdict, write_html
-    try:
-        verdict = load_verdict(dt)
-    except ValueError as err:  # an edited or damaged attr: the report says it has none
-        print(f"bayesquad report: warning: the stored verdict is unreadable ({one_line(err)})",
-              file=sys.stderr)
-        verdict = None
-    # no verdict argument: write_html shows the stored one (or, unreadable, diagnoses again)
-    report = replace_atomically(folder / REPORT, lambda tmp: write_html(
-        dt, tmp, title=title or dt.attrs.get("cli_title")))
-    summary_path = folder / SUMMARY
-    rebuilt_summary = not summary_path.exists()
-    if rebuilt_summary:
-        summary = _summary(dt)
-        replace_atomically(summary_path,
-                           lambda tmp: summary.to_csv(tmp, index_label="parameter"))
-    if "cli_command" in dt.attrs:
-        print(f"fit: {dt.attrs['cli_command']}")
-    if verdict is not None:
-        print(f"verdict: {verdict.headline()} (as stored by the fit)")
-    if rebuilt_summary:
-        print(f"summary: {summary_path} (written: it was missing)")
-    print(f"report: {pathlib.Path(report).resolve().as_uri()}")
-    return 0

@@ -6,21 +6,17 @@ data file without the keys the model needs, data of the wrong shape) raises
 it into exit code 2.  Nothing here imports TensorFlow until a model file is executed.
 """
 import dataclasses
-import importlib.util
 import os
-import re
-import sys
 import zipfile
+
+from bayesquad.model_file import InputError, load_model_file, one_line
 
 __all__ = ["InputError", "Inputs", "load_data_file", "load_inputs", "load_model_file", "one_line",
            "read_npz", "validate_observed"]
 
-_INTERFACE = ("a model file defines build(data, dtype) and observed(data), and usually "
-              "OBSERVED, PARAMS, DATA_KEYS (see models/README.md)")
 
-
-class InputError(Exception):
-    """A problem with the user's model file, data file or options (exit code 2)."""
+def _display(path):
+    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
 
 
 @dataclasses.dataclass
@@ -83,67 +79,6 @@ class Inputs:
     def pointwise_log_likelihood(self):
         """``POINTWISE_LOG_LIKELIHOOD`` (default True): store it for LOO."""
         return bool(getattr(self.module, "POINTWISE_LOG_LIKELIHOOD", True))
-
-
-def one_line(err):
-    """An exception as a single line: its message with newlines folded."""
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
-
-
-def _display(path):
-    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
-
-
-def load_model_file(path):
-    """Execute the model file at ``path``; return the module.
-
-    Raises
-    ------
-    InputError
-        The file is missing, not a ``.py`` file, does not compile or import, or lacks
-        ``build``/``observed``.
-    """
-    if not os.path.exists(path):
-        raise InputError(f"model file '{path}' does not exist")
-    if os.path.isdir(path):
-        raise InputError(f"model file '{path}' is a directory; pass a .py file")
-    if not path.endswith(".py"):
-        raise InputError(f"model file '{path}' is not a Python file (.py); {_INTERFACE}")
-    stem = os.path.splitext(os.path.basename(path))[0]
-    # a unique, valid module name: two model files with the same stem must not collide
-    name = "bayesquad_model_" + re.sub(r"\W", "_", stem) + f"_{len(sys.modules)}"
-    spec = importlib.util.spec_from_file_location(name, os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    # as `python model.py` would: helpers next to the model file are importable
-    folder = os.path.dirname(os.path.abspath(path))
-    sys.path.insert(0, folder)
-    sys.modules[name] = module  # dataclasses and pickling look the module up here
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        sys.modules.pop(name, None)
-        raise InputError(f"model file '{path}', line {err.lineno}: syntax error: "
-                         f"{err.msg}") from err
-    except SystemExit as err:  # sys.exit() in a model file must not end bayesquad silently
-        sys.modules.pop(name, None)
-        raise InputError(f"model file '{path}' called sys.exit({err.code!r}) while being "
-                         f"imported; a model file must define build() and observed() and "
-                         f"not exit (guard script code with if __name__ == '__main__':)") \
-            from err
-    except Exception as err:
-        sys.modules.pop(name, None)
-        raise InputError(f"model file '{path}' failed to import: {type(err).__name__}: "
-                         f"{one_line(err)}") from err
-    finally:
-        try:
-            sys.path.remove(folder)
-        except ValueError:
-            pass
-    for attr in ("build", "observed"):
-        if not callable(getattr(module, attr, None)):
-            raise InputError(f"model file '{path}' defines no {attr}() function; {_INTERFACE}")
-    return module
 
 
 def load_data_file(path):
@@ -244,15 +179,13 @@ def load_inputs(model_path, data_path):
 def validate_observed(inputs, seed=0):
     """Check the observed data against the model (names, dtypes, shapes).
 
-    Returns ``(working_model, layout, observed)`` from the inference layer.  Its
-    ``ValueError`` (e.g. "observed['x'] has shape (3,) but the model's distribution for
-    'x' produces shape (5,)") becomes an :class:`InputError`.
+    Returns the :class:`bayesquad.inference.Target` of model and data.  Its
+    ``ValueError`` (e.g. "observed['x'] has shape (3,) but the model's distribution for 'x'
+    produces shape (5,)") becomes an :class:`InputError`.
     """
-    from bayesquad.inference import _model
-    working = _model.working_model(inputs.model)
+    from bayesquad.inference import Target
     try:
-        layout, obs = _model.make_layout(working, inputs.observed, seed)
+        return Target(inputs.model, inputs.observed, seed=seed)
     except (ValueError, TypeError) as err:
         raise InputError(f"model '{inputs.name}' and data '{_display(inputs.data_path)}' "
                          f"do not fit together: {one_line(err)}") from err
-    return working, layout, obs

@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from bayesquad._cli_inputs import InputError
+from bayesquad.cli.inputs import InputError
 
 __all__ = ["add_study_parsers"]
 

@@ -1,0 +1,6 @@
+"""``python -m bayesquad.cli``: the ``bayesquad`` command."""
+import sys
+
+from bayesquad.cli import main
+
+sys.exit(main())
