@@ -4,6 +4,7 @@ Every routine takes a TFP ``JointDistribution`` and a dict of observed values by
 in the unconstrained space of the model's default event-space bijectors, and returns results
 in the model's own (constrained) variables.
 """
+from bayesquad.inference._fit import Fit, load_fit
 from bayesquad.inference._map import MapResult, find_map
 from bayesquad.inference._map_batch import find_map_batch
 from bayesquad.inference._planning import (DEFAULT_PLAN_TOLERANCE, laplace_box,
