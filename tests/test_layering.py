@@ -50,11 +50,8 @@ KNOWN = {
     # the quadrature check evaluates log densities and statuses per draw chunk itself
     ("bayesquad.diagnostics._quadrature_check", "bayesquad.inference._model"),
     ("bayesquad.diagnostics._quadrature_check", "bayesquad.distributions._plans"),
-    # the report reads LOO's id-keyed cache and the SBC statistics' private module
+    # the report reads LOO's id-keyed cache
     ("bayesquad.report._sections", "bayesquad.diagnostics._loo"),
-    ("bayesquad.report._study", "bayesquad.diagnostics._sbc"),
-    # the study's results use the SBC statistics' private module
-    ("bayesquad.calibration._results", "bayesquad.diagnostics._sbc"),
 }
 
 

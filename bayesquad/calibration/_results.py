@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 
 from bayesquad.calibration._store import StudyStore
-from bayesquad.diagnostics import _sbc
+from bayesquad.diagnostics import ecdf_band, ecdf_inside, rank_bins, rank_chi2
 
 __all__ = ["load_study", "rank_uniformity"]
 
@@ -147,10 +147,10 @@ def rank_uniformity(study, bins=None, level=0.95):
     n_ranks = int(study.attrs["max_rank"]) + 1
     if ranks.shape[0] == 0:
         raise ValueError("the study has no successful fit: nothing to test")
-    bins = _sbc.rank_bins(n_ranks, ranks.shape[0]) if bins is None else int(bins)
-    stat, p, counts = _sbc.rank_chi2(ranks, n_ranks, bins)
-    band = _sbc.ecdf_band(ranks.shape[0], n_ranks, level=level)
-    inside = _sbc.ecdf_inside(ranks, n_ranks, band)
+    bins = rank_bins(n_ranks, ranks.shape[0]) if bins is None else int(bins)
+    stat, p, counts = rank_chi2(ranks, n_ranks, bins)
+    band = ecdf_band(ranks.shape[0], n_ranks, level=level)
+    inside = ecdf_inside(ranks, n_ranks, band)
     return xr.Dataset(
         {"chi2": ("param", stat), "p_value": ("param", p),
          "ecdf_inside": ("param", np.atleast_1d(inside)), "counts": (("bin", "param"), counts)},

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bayesquad.diagnostics import _sbc
+from bayesquad.diagnostics import ecdf_band, histogram_band
 from bayesquad.report._format import esc, figure_html, kv_table, new_figure, note, table
 from bayesquad.report._html import _CSS, write_page  # pylint: disable=protected-access
 
@@ -24,8 +24,8 @@ def _rank_figure(ds, test):
     ok = ds.ok.values
     ranks = ds["rank"].values[ok]
     n, n_ranks, bins = ranks.shape[0], int(test.attrs["n_ranks"]), int(test.attrs["bins"])
-    low, high = _sbc.histogram_band(n, bins, level=0.99)
-    z, e_low, e_high, _ = _sbc.ecdf_band(n, n_ranks, level=float(test.attrs["ecdf_level"]))
+    low, high = histogram_band(n, bins, level=0.99)
+    z, e_low, e_high, _ = ecdf_band(n, n_ranks, level=float(test.attrs["ecdf_level"]))
     fig = new_figure(3.0 * len(params), 5.0)
     axes = fig.subplots(2, len(params), squeeze=False)
     k = np.round(z * n_ranks).astype(int)
