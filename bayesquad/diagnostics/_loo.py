@@ -142,7 +142,7 @@ LOO_PARETO_K = ("A high Pareto k marks an observation whose removal would change
                 "(gate_on_loo=True).")
 
 
-def loo_check(datatree, pareto_k_max=None, gate=False):
+def loo_check(datatree, pareto_k_max=None, gate=False, var_names=None):
     """PSIS-LOO of every log-likelihood variable; return the ``loo_pareto_k`` check.
 
     Parameters
@@ -154,6 +154,8 @@ def loo_check(datatree, pareto_k_max=None, gate=False):
     gate : bool
         False: k above the threshold is a warning (``passed=None``, status ``"warn"``);
         True: it fails the check.
+    var_names : list of str, optional
+        The log-likelihood variables to include; default all.
 
     Returns
     -------
@@ -178,8 +180,8 @@ def loo_check(datatree, pareto_k_max=None, gate=False):
         return Check("loo_pareto_k", _NAN, _NAN, None,
                      "not run: no log_likelihood group (sample with log_likelihood=True)",
                      details={"not_run": "no_log_likelihood"})
-    variables = {str(v): _variable(datatree, v, pareto_k_max)
-                 for v in datatree.log_likelihood.data_vars}
+    names = datatree.log_likelihood.data_vars if var_names is None else var_names
+    variables = {str(v): _variable(datatree, v, pareto_k_max) for v in names}
     message = "; ".join(_variable_message(v, d) for v, d in variables.items())
     ran = [d for d in variables.values() if d["status"] == "ok"]
     if not ran:

@@ -234,7 +234,7 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
         "bit_identical": bool(status.size and not np.any(delta))})
 
 
-def status_name(code):
+def _status_name(code):
     """``Status(code).name``, or ``"unknown status <code>"``."""
     try:
         return Status(int(code)).name
@@ -287,7 +287,7 @@ def quadrature_result(value, tolerance, details):
     if d["n_integrals"]:
         parts.append(f"{d['n_not_converged']} of {d['n_integrals']} integrals did not "
                      f"converge in the run"
-                     + (f" (statuses {', '.join(status_name(c) for c in d['status_codes'])})"
+                     + (f" (statuses {', '.join(_status_name(c) for c in d['status_codes'])})"
                         if d["n_not_converged"] else ""))
     if value > tolerance:
         parts.append("integrals are too inaccurate: raise nodes/panels or use an adaptive "

@@ -320,10 +320,12 @@ def loo_section(dt, kind, verdict=None):
              for v in ll.data_vars}
     stored = _check(verdict, "loo_pareto_k")
     details = {} if stored is None else stored.details.get("variables", {})
-    if any(v not in details and 2 <= n <= LOO_MAX_TERMS for v, n in sizes.items()):
+    missing = [v for v, n in sizes.items() if v not in details and 2 <= n <= LOO_MAX_TERMS]
+    if missing:
         # a verdict given by hand, or stored by an earlier bayesquad: no LOO details
         from bayesquad.diagnostics import loo_check  # pylint: disable=import-outside-toplevel
-        details = {**loo_check(dt).details.get("variables", {}), **details}
+        fresh = loo_check(dt, var_names=missing).details.get("variables", {})
+        details = {**details, **fresh}
     rows, figs = [], []
     for var, n_terms in sizes.items():
         d = details.get(var)
@@ -332,9 +334,11 @@ def loo_section(dt, kind, verdict=None):
                               "leaving out the only term leaves no data).", "absent"))
             continue
         if d is None:
+            said = "" if stored is None else f" The verdict's check: {stored.message}"
             parts.append(note(f"{var}: {n_terms} pointwise terms, more than the report "
                               f"recomputes LOO for ({LOO_MAX_TERMS}), and the verdict has no "
-                              "LOO for it: run arviz.loo on the DataTree.", "absent"))
+                              f"LOO details for it: run arviz.loo on the DataTree.{said}",
+                              "absent"))
             continue
         if d["status"] == "failed":
             parts.append(note(f"{var}: LOO failed ({d['error']}).", "absent"))

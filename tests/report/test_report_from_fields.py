@@ -6,6 +6,7 @@ import math
 import re
 
 import numpy as np
+import pytest
 
 import arviz as az
 import report_fits as R
@@ -71,7 +72,7 @@ def _format_1(verdict, run_id):
     return json.dumps({"format": 1, "checks": checks, "run_id": run_id})
 
 
-def test_a_verdict_of_the_previous_format_loads_and_renders(tmp_path):
+def test_a_verdict_of_the_previous_format_loads_and_renders(tmp_path, monkeypatch):
     dt = R.nuts_run().copy(deep=True)
     verdict = diagnose(dt)
     dt.attrs["bayesquad_verdict"] = _format_1(verdict, dt.attrs["bayesquad_run_id"])
@@ -84,6 +85,13 @@ def test_a_verdict_of_the_previous_format_loads_and_renders(tmp_path):
     page = write_html(back, tmp_path / "r.html").read_text()
     assert "stored with the DataTree" in _section(page, "verdict")
     assert "elpd_loo" in _section(page, "loo")  # recomputed: the old verdict has no details
+    # above the report's limit nothing is recomputed: the old verdict's line is shown
+    from bayesquad.report import _sections
+    monkeypatch.setattr(_sections, "LOO_MAX_TERMS", 10)
+    monkeypatch.setattr(az, "loo", lambda *a, **k: pytest.fail("LOO recomputed"))
+    loo = _section(write_html(back, tmp_path / "big.html").read_text(), "loo")
+    assert "no LOO details for it" in loo and verdict["loo_pareto_k"].message[:20] in loo
+    monkeypatch.undo()
     back.attrs["bayesquad_verdict"] = json.dumps({"format": 9, "checks": []})
     page = write_html(back, tmp_path / "r9.html").read_text()
     assert "format 9" in page and "newer version" in page  # said, then diagnosed again
