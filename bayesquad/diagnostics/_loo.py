@@ -1,18 +1,23 @@
-"""PSIS-LOO per log-likelihood variable, computed once per array and shared.
+"""PSIS-LOO per log-likelihood variable, and the ``loo_pareto_k`` check built on it.
 
-``diagnose`` and the report both need LOO; ArviZ 1.3 runs PSIS observation by observation in
-Python (W1's 20,000 events: several seconds), so the result is kept for the few most recent
-arrays, keyed by the array object itself (held, so its id cannot be reused).
+ArviZ 1.3 runs PSIS observation by observation in Python (W1's 20,000 events: several
+seconds), so it runs once, in the check: the check's ``details`` carry what the report
+shows (elpd, se, p_loo, the Pareto k's), and the report reads them there.
 """
-import collections
 import warnings
 
 import numpy as np
 
-__all__ = ["loo", "relative_efficiency"]
+from bayesquad.diagnostics._verdict import Check
 
-_RECENT = collections.OrderedDict()
-_KEEP = 4
+__all__ = ["LOO_PARETO_K", "PARETO_K_STORED", "loo", "loo_check", "loo_pareto_k",
+           "relative_efficiency"]
+
+_NAN = float("nan")
+#: Largest number of pointwise terms whose Pareto k's the check keeps in its details (to
+#: 3 decimals, ~6 characters each in the stored verdict); beyond, only counts and the
+#: largest k.
+PARETO_K_STORED = 50_000
 
 
 def _mean_ess(dataset):
@@ -77,20 +82,131 @@ def relative_efficiency(datatree, var):
 
 
 def loo(datatree, var):
-    """``arviz.loo(datatree, pointwise=True, var_name=var, reff=...)``, warnings silenced,
-    cached; ``reff`` from :func:`relative_efficiency` (thinned draws counted right)."""
+    """``arviz.loo(datatree, pointwise=True, var_name=var, reff=...)``, warnings silenced;
+    ``reff`` from :func:`relative_efficiency` (thinned draws counted right)."""
     import arviz as az  # pylint: disable=import-outside-toplevel
-    values = datatree.log_likelihood[var].values
-    key = (id(values), values.shape, var)
-    hit = _RECENT.get(key)
-    if hit is not None and hit[0] is values:
-        _RECENT.move_to_end(key)
-        return hit[1]
     reff = relative_efficiency(datatree, var)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the verdict reports what the warnings say
-        result = az.loo(datatree, pointwise=True, var_name=var, reff=reff)
-    _RECENT[key] = (values, result)
-    while len(_RECENT) > _KEEP:
-        _RECENT.popitem(last=False)
-    return result
+        return az.loo(datatree, pointwise=True, var_name=var, reff=reff)
+
+
+def _variable(datatree, var, k_threshold):
+    """The details of one log-likelihood variable (``"status"``: ``"ok"``,
+    ``"not_applicable"`` or ``"failed"``)."""
+    ll = datatree.log_likelihood[var]
+    n_terms = int(np.prod([n for d, n in ll.sizes.items() if d not in ("chain", "draw")],
+                          dtype=int))
+    if n_terms < 2:
+        # leaving out the only term leaves no data: LOO does not apply (k is then large by
+        # construction, not because the model is wrong)
+        return {"status": "not_applicable", "n_terms": n_terms}
+    try:
+        res = loo(datatree, var)
+    except (ValueError, FloatingPointError, IndexError, ZeroDivisionError) as err:
+        # e.g. a variable whose likelihood does not depend on the parameters, or too few
+        # draws for PSIS's tail fit
+        return {"status": "failed", "n_terms": n_terms, "error": str(err)}
+    k = np.asarray(res.pareto_k, float).ravel()
+    good = float(getattr(res, "good_k", None) or 0.7)
+    thr = float(k_threshold) if k_threshold is not None else min(0.7, good)
+    n_nan = int(np.count_nonzero(np.isnan(k)))
+    return {"status": "ok", "n_terms": int(k.size), "elpd": float(res.elpd),
+            "se": float(res.se), "p_loo": float(getattr(res, "p", _NAN)), "good_k": good,
+            "threshold": thr, "n_high": int(np.count_nonzero(k > thr)),  # NaN compares False
+            "n_nan": n_nan, "max_k": float(np.nanmax(k)) if n_nan < k.size else _NAN,
+            "n_good": int(np.count_nonzero(k <= good)),
+            "n_bad": int(np.count_nonzero((k > good) & (k <= 1))),
+            "n_very_bad": int(np.count_nonzero(k > 1)),
+            "pareto_k": np.round(k, 3) if k.size <= PARETO_K_STORED else None}
+
+
+def _variable_message(var, d):
+    if d["status"] == "not_applicable":
+        return f"{var}: LOO n/a ({d['n_terms']} pointwise term; it needs >= 2)"
+    if d["status"] == "failed":
+        return f"{var}: LOO failed ({d['error']})"
+    if d["n_nan"] == d["n_terms"]:
+        return (f"{var}: Pareto k could not be estimated (NaN) for any of the {d['n_terms']} "
+                f"observations, so PSIS-LOO is unusable here (log-likelihood values that vary "
+                f"by hundreds of nats across draws overflow the importance ratios)")
+    return (f"{var}: elpd_loo {d['elpd']:.2f} ± {d['se']:.2f}, {d['n_high']} of "
+            f"{d['n_terms']} Pareto k > {d['threshold']:.2f}"
+            + (f", {d['n_nan']} not estimable (NaN)" if d["n_nan"] else ""))
+
+
+LOO_PARETO_K = ("A high Pareto k marks an observation whose removal would change the "
+                "posterior a lot; for it the PSIS-LOO estimate is unreliable. Such points "
+                "may be outliers or a sign of a misspecified model. It is a warning about "
+                "LOO, not a failed fit, unless diagnose was asked to gate on it "
+                "(gate_on_loo=True).")
+
+
+def loo_check(datatree, pareto_k_max=None, gate=False, var_names=None):
+    """PSIS-LOO of every log-likelihood variable; return the ``loo_pareto_k`` check.
+
+    Parameters
+    ----------
+    datatree : xarray.DataTree
+        With ``posterior`` and ``log_likelihood`` groups.
+    pareto_k_max : float, optional
+        Pareto-k threshold; default ArviZ's sample-size dependent ``good_k`` (<= 0.7).
+    gate : bool
+        False: k above the threshold is a warning (``passed=None``, status ``"warn"``);
+        True: it fails the check.
+    var_names : list of str, optional
+        The log-likelihood variables to include; default all.
+
+    Returns
+    -------
+    Check
+        Value: the largest k over every variable (NaN when none could be estimated).
+        ``details["variables"][var]`` holds each variable's ``status`` (``"ok"``,
+        ``"not_applicable"``, ``"failed"`` with ``error``), ``n_terms``, and when it ran
+        ``elpd``, ``se``, ``p_loo``, ``good_k``, ``threshold``, ``max_k``, the counts
+        ``n_high`` (k > threshold), ``n_nan``, ``n_good`` (k <= good_k), ``n_bad``
+        (good_k < k <= 1), ``n_very_bad`` (k > 1) and ``pareto_k`` (each k to 3 decimals,
+        or None beyond :data:`PARETO_K_STORED` terms).
+
+    Notes
+    -----
+    A variable with a single pointwise term (one Poisson-process realisation) has nothing
+    to leave out: LOO does not apply to it.  A k that could not be estimated (NaN) counts
+    as unreliable, so a check whose k's are all NaN never passes.  High k says that
+    PSIS-LOO is unreliable for those observations (influential points or a misspecified
+    model), not that sampling failed: hence a warning unless ``gate``.
+    """
+    if "log_likelihood" not in datatree.children:
+        return Check("loo_pareto_k", _NAN, _NAN, None,
+                     "not run: no log_likelihood group (sample with log_likelihood=True)",
+                     details={"not_run": "no_log_likelihood"})
+    names = datatree.log_likelihood.data_vars if var_names is None else var_names
+    variables = {str(v): _variable(datatree, v, pareto_k_max) for v in names}
+    message = "; ".join(_variable_message(v, d) for v, d in variables.items())
+    ran = [d for d in variables.values() if d["status"] == "ok"]
+    if not ran:
+        return Check("loo_pareto_k", _NAN, _NAN, None, message + ": no LOO estimate",
+                     details={"not_run": "no_estimate", "variables": variables})
+    worst = [d["max_k"] for d in ran if not np.isnan(d["max_k"])]
+    value = float(max(worst)) if worst else _NAN
+    threshold = float(ran[-1]["threshold"])
+    n_bad = sum(d["n_high"] + d["n_nan"] for d in ran)
+    details = {"variables": variables, "n_unreliable": n_bad, "gated": bool(gate)}
+    if n_bad == 0:
+        return Check("loo_pareto_k", value, threshold, True, message, details=details)
+    message += (": PSIS-LOO is unreliable for those observations (influential points or a "
+                "misspecified model), not evidence that sampling failed")
+    if gate:
+        return Check("loo_pareto_k", value, threshold, False, message, details=details)
+    return Check("loo_pareto_k", value, threshold, None,
+                 message + " (a warning: diagnose(gate_on_loo=True) makes it fail the "
+                 "verdict)", warning=True, details=details)
+
+
+def loo_pareto_k(inputs):
+    """The registered LOO check: MCMC fits only (VI and MAP store no pointwise
+    log-likelihood); options ``pareto_k_max`` and ``gate_on_loo``."""
+    if not inputs.mcmc:
+        return None
+    return loo_check(inputs.datatree, inputs.options["pareto_k_max"],
+                     gate=bool(inputs.options["gate_on_loo"]))

@@ -16,9 +16,9 @@ from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
 from bayesquad.distributions import _plans
 from bayesquad.inference import Target, _model, plans_from_attrs
-from bayesquad.quadrature import reference_settings
+from bayesquad.quadrature import Status, reference_settings
 
-__all__ = ["quadrature_check"]
+__all__ = ["QUADRATURE", "quadrature", "quadrature_check", "quadrature_result"]
 
 
 def _takes_argument(method):
@@ -155,7 +155,8 @@ def _subsample(datatree, layout, draws, seed):
 
 def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rtol=1e-12,
                      max_evals_factor=8, seed=0, chunk_draws=None):
-    """Run the check; return a :class:`Check` named ``"quadrature"``.
+    """Run the check; return a :class:`Check` named ``"quadrature"`` (see
+    :func:`quadrature_result` for its ``details``).
 
     Parameters
     ----------
@@ -217,39 +218,110 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
         with reference_settings(rtol=rtol, max_evals_factor=max_evals_factor):
             lp_ref, status_ref = _evaluate(model, layout, obs_t, z, chunk)
     except (ValueError, TypeError, tf.errors.OpError) as err:
-        return Check("quadrature", float("nan"), float(tolerance), None,
-                     f"inconclusive: the reference evaluation failed ({type(err).__name__}: "
-                     f"{err})")
+        return quadrature_result(float("nan"), tolerance, {
+            "not_run": "reference_failed", "error": f"{type(err).__name__}: {err}"})
     both_inf = np.isneginf(lp) & np.isneginf(lp_ref)
     delta = np.where(both_inf, 0.0, np.abs(lp_ref - lp))
     delta = np.where(np.isnan(delta), np.inf, delta)
     worst = int(np.argmax(delta))
-    value = float(delta[worst])
-    bad_run = int(np.count_nonzero(status))
-    bad_ref = int(np.count_nonzero(status_ref))
-    n_int = int(status.size)
-    parts = [f"largest |change| of the log density {value:.3g} over {len(delta)} draws "
-             f"(at chain {where[worst][0]}, draw {where[worst][1]}) with every integral at "
-             f"rtol={rtol:g}"]
-    if plans:
+    return quadrature_result(float(delta[worst]), tolerance, {
+        "draws": len(delta), "worst": {"chain": where[worst][0], "draw": where[worst][1]},
+        "rtol": float(rtol), "n_integrals": int(status.size),
+        "n_not_converged": int(np.count_nonzero(status)),
+        "status_codes": sorted(set(status[status != 0].tolist())),
+        "n_reference_not_converged": int(np.count_nonzero(status_ref)),
+        "plans": [{"key": key, "description": plan.description}
+                  for key, plan in sorted(plans.items())],
+        "bit_identical": bool(status.size and not np.any(delta))})
+
+
+def _status_name(code):
+    """``Status(code).name``, or ``"unknown status <code>"``."""
+    try:
+        return Status(int(code)).name
+    except ValueError:
+        return f"unknown status {code}"
+
+
+_NOT_RUN = {"no_model": "not run: pass model=... (a DataTree read from disk does not carry "
+                        "its model; bayesquad.load_fit(path, model) does)",
+            "empty": "not run: the posterior group is empty"}
+
+
+def quadrature_result(value, tolerance, details):
+    """The ``quadrature`` check from its measured fields: status and message follow.
+
+    Parameters
+    ----------
+    value : float
+        Largest absolute change of the log density (NaN when not run).
+    tolerance : float
+    details : dict
+        What :func:`quadrature_check` measured: ``draws``, ``worst`` (``{"chain",
+        "draw"}``), ``rtol``, ``n_integrals``, ``n_not_converged``, ``status_codes`` (the
+        run's non-zero ``Status`` codes), ``n_reference_not_converged``, ``plans``
+        (``[{"key", "description"}]``) and ``bit_identical``; or ``not_run``
+        (``"no_model"``, ``"empty"``, ``"reference_failed"`` with ``error``).
+
+    Returns
+    -------
+    Check
+
+    Notes
+    -----
+    Passed: the change is within the tolerance and every integral of the run converged.
+    A reference integral that did not converge makes a pass inconclusive (``passed=None``);
+    a change beyond the tolerance fails whatever the reference's statuses.
+    """
+    d, tolerance = details, float(tolerance)
+    if "not_run" in d:
+        reason = d["not_run"]
+        message = (_NOT_RUN[reason] if reason in _NOT_RUN else
+                   f"inconclusive: the reference evaluation failed ({d.get('error', reason)})")
+        return Check("quadrature", float(value), tolerance, None, message, details=d)
+    parts = [f"largest |change| of the log density {value:.3g} over {d['draws']} draws "
+             f"(at chain {d['worst']['chain']}, draw {d['worst']['draw']}) with every "
+             f"integral at rtol={d['rtol']:g}"]
+    if d["plans"]:
         parts.append("quadrature plans certified at these draws: " + "; ".join(
-            f"{key.split(':')[0]} {plan.description}" for key, plan in sorted(plans.items())))
-    passed = value <= tolerance and bad_run == 0
-    if n_int:
-        parts.append(f"{bad_run} of {n_int} integrals did not converge in the run"
-                     + (f" (status codes {sorted(set(status[status != 0].tolist()))})"
-                        if bad_run else ""))
+            f"{p['key'].split(':')[0]} {p['description']}" for p in d["plans"]))
+    passed = value <= tolerance and d["n_not_converged"] == 0
+    if d["n_integrals"]:
+        parts.append(f"{d['n_not_converged']} of {d['n_integrals']} integrals did not "
+                     f"converge in the run"
+                     + (f" (statuses {', '.join(_status_name(c) for c in d['status_codes'])})"
+                        if d["n_not_converged"] else ""))
     if value > tolerance:
         parts.append("integrals are too inaccurate: raise nodes/panels or use an adaptive "
                      "method")
-    if bad_ref and passed:
+    if d["n_reference_not_converged"] and passed:
         passed = None
-        parts.append(f"{bad_ref} reference integrals did not converge: inconclusive")
-    if n_int and not np.any(delta):
+        parts.append(f"{d['n_reference_not_converged']} reference integrals did not converge: "
+                     "inconclusive")
+    if d["bit_identical"]:
         # identical to the last bit: the model's own adaptive integrals may have met the
         # reference tolerance on the same mesh (a pass), or the reference never reached
         # them; which one cannot be told from here, so the message says both
         parts.append("bit-identical log densities: either the integrals already meet the "
                      "reference tolerance, or they are computed without "
                      "bayesquad.integrate and the reference did not reach them")
-    return Check("quadrature", value, float(tolerance), passed, "; ".join(parts))
+    return Check("quadrature", float(value), tolerance, passed, "; ".join(parts), details=d)
+
+
+QUADRATURE = ("The integrals in the likelihood were recomputed at posterior draws with a much "
+              "tighter tolerance. A change of the log density above the tolerance means the "
+              "integrals used in the fit were not accurate enough and may have moved the "
+              "posterior: raise nodes/panels or use an adaptive method.")
+
+
+def quadrature(inputs):
+    """The registered check: :func:`quadrature_check` with ``diagnose``'s options, or a
+    "not run" row without a model or without draws."""
+    tolerance = inputs.options["quadrature_tolerance"]
+    if inputs.model is None:
+        return quadrature_result(float("nan"), tolerance, {"not_run": "no_model"})
+    if inputs.empty:
+        return quadrature_result(float("nan"), tolerance, {"not_run": "empty"})
+    return quadrature_check(inputs.datatree, inputs.model, inputs.observed,
+                            draws=inputs.options["quadrature_draws"], tolerance=tolerance,
+                            seed=inputs.options["seed"])

@@ -1,5 +1,4 @@
 """The report's sections as HTML fragments; each says why it is absent when it does not apply."""
-import math
 import re
 import warnings
 
@@ -11,44 +10,7 @@ from bayesquad.report._format import (esc, figure_html, fmt, kv_table, note, par
 
 __all__ = ["inference_kind", "verdict_section", "summary_section", "trace_section",
            "pair_section", "energy_section", "optimisation_section", "quadrature_section",
-           "loo_section", "metadata_section", "EXPLAIN"]
-
-#: What each check means when it fails, in plain words.
-EXPLAIN = {
-    "r_hat": "R-hat compares the spread within each chain with the spread between chains. "
-             "Above the threshold the chains have not settled on the same distribution, so "
-             "the posterior summaries cannot be trusted yet: run longer chains or "
-             "reparameterise the model.",
-    "ess_bulk": "The bulk effective sample size is how many independent draws the chains "
-                "are worth for means and medians. Too few make those estimates noisy: draw "
-                "more.",
-    "ess_tail": "The tail effective sample size is the same for the 5 % and 95 % quantiles: "
-                "with too few, credible intervals are unreliable. Draw more.",
-    "divergences": "A divergent transition means the sampler met curvature it could not "
-                   "follow. The regions it avoided are missing from the draws, which biases "
-                   "the posterior: reparameterise (e.g. non-centred) or raise target_accept.",
-    "e_bfmi": "A low E-BFMI (energy Bayesian fraction of missing information) means the "
-              "sampler's momentum resampling explores the energy distribution poorly, so "
-              "chains can miss parts of a heavy-tailed posterior: reparameterise.",
-    "tree_depth": "Transitions that hit the maximum tree depth were cut short: sampling is "
-                  "inefficient and may explore poorly. Raise max_tree_depth or "
-                  "reparameterise.",
-    "quadrature": "The integrals in the likelihood were recomputed at posterior draws with "
-                  "a much tighter tolerance. A change of the log density above the "
-                  "tolerance means the integrals used in the fit were not accurate enough "
-                  "and may have moved the posterior: raise nodes/panels or use an adaptive "
-                  "method.",
-    "loo_pareto_k": "A high Pareto k marks an observation whose removal would change the "
-                    "posterior a lot; for it the PSIS-LOO estimate is unreliable. Such "
-                    "points may be outliers or a sign of a misspecified model. It is a "
-                    "warning about LOO, not a failed fit, unless diagnose was asked to "
-                    "gate on it (gate_on_loo=True).",
-    "vi_converged": "The ELBO was still changing at the end of the optimisation: the "
-                    "variational approximation has not converged. Raise steps.",
-    "map_converged": "The optimiser stopped before it reached a proper mode: the MAP point "
-                     "and its Laplace approximation may be wrong.",
-}
-
+           "loo_section", "metadata_section"]
 
 def inference_kind(dt):
     kind = dt.attrs.get("inference")
@@ -100,8 +62,8 @@ def verdict_section(verdict, source, error=None):
             items.append(f"<li><strong>{esc(c.name)}</strong> (value "
                          f"{fmt(_num(c.value), strip=True)}, threshold "
                          f"{fmt(_num(c.threshold), strip=True)}): "
-                         f"{esc(named_statuses(c.message))}"
-                         f"<br><span class=\"explain\">{esc(EXPLAIN.get(c.name, ''))}</span>"
+                         f"{esc(c.message)}"
+                         f"<br><span class=\"explain\">{esc(c.explanation)}</span>"
                          f"</li>")
         parts.append(f"<ul class=\"{title}\">" + "".join(items) + "</ul>")
     rows = []
@@ -110,7 +72,7 @@ def verdict_section(verdict, source, error=None):
         rows.append((esc(c.name), fmt(_num(c.value), strip=True),
                      fmt(_num(c.threshold), strip=True),
                      f"<span class=\"status {status}\">{esc(c.status)}</span>",
-                     esc(named_statuses(c.message))))
+                     esc(c.message)))
     parts.append(table(("check", "value", "threshold", "status", "message"), rows,
                        raw_cols=(0, 1, 2, 3, 4)))
     parts.append(f"<p class=\"small\">Verdict source: {esc(source)}.</p>")
@@ -251,10 +213,14 @@ def optimisation_section(dt, kind):
     return "\n".join(parts)
 
 
+def _check(verdict, name):
+    return None if verdict is None else next((c for c in verdict.checks if c.name == name),
+                                             None)
+
+
 def quadrature_section(dt, verdict):
-    check = None
-    if verdict is not None:
-        check = next((c for c in verdict.checks if c.name == "quadrature"), None)
+    """The quadrature check's fields: change, tolerance, draws, statuses, plans."""
+    check = _check(verdict, "quadrature")
     settings = dt.attrs.get("quadrature_settings")
     intro = note("Every integral in the likelihood was recomputed at a random subsample of "
                  "posterior draws with all integrals adaptive at a much tighter tolerance. "
@@ -262,34 +228,33 @@ def quadrature_section(dt, verdict):
                  "cannot have moved the posterior.")
     if check is None:
         return intro + note("No quadrature check in the verdict.", "absent")
-    msg = str(check.message)
+    d = check.details
     status = {"pass": "passed", "FAIL": "FAILED", "n/a": "not run / inconclusive",
               "warn": "warning"}[check.status]
     rows = [("status", status), ("largest |change| of the log density", _num(check.value)),
             ("tolerance", _num(check.threshold))]
-    m = re.search(r"over (\d+) draws \(at chain (\d+), draw (\d+)\)", msg)
-    if m:
-        rows += [("draws re-evaluated", int(m.group(1))),
-                 ("worst draw", f"chain {m.group(2)}, draw {m.group(3)}")]
-    m = re.search(r"rtol=([^\s;)]+)", msg)
-    if m:
-        rows.append(("reference tolerance (rtol)", m.group(1)))
-    m = re.search(r"(\d+) of (\d+) integrals did not converge in the run", msg)
-    if m:
-        rows.append(("integrals not converged in the run", f"{m.group(1)} of {m.group(2)}"))
-    for code in _status_codes(msg):
+    if "draws" in d:
+        rows.append(("draws re-evaluated", d["draws"]))
+    if "worst" in d:
+        rows.append(("worst draw", f"chain {d['worst']['chain']}, draw {d['worst']['draw']}"))
+    if "rtol" in d:
+        rows.append(("reference tolerance (rtol)", f"{d['rtol']:g}"))
+    if d.get("n_integrals"):
+        rows.append(("integrals not converged in the run",
+                     f"{d['n_not_converged']} of {d['n_integrals']}"))
+    for code in d.get("status_codes", ()):
         rows.append((f"status {_status_name(code)}", _status_text(code)))
     if settings is not None:
         rows.append(("quadrature settings of the run", settings))
     parts = [intro, kv_table(rows),
-             "<p class=\"small\">Details: " + esc(named_statuses(msg)) + "</p>",
+             "<p class=\"small\">Details: " + esc(check.message) + "</p>",
              _plans_table(dt, check)]
-    if check.passed is None and "not run" in msg:
+    if d.get("not_run") == "no_model":
         parts.append(note("The check needs the model, which a DataTree read from disk does "
                           "not carry: rebuild the report with the model (write_html(..., "
                           "model=...) or the CLI with the model file) to run it.", "warn"))
     elif check.passed is False:
-        parts.append(note(EXPLAIN["quadrature"], "warn"))
+        parts.append(note(check.explanation, "warn"))
     return "\n".join(parts)
 
 
@@ -322,19 +287,15 @@ def _plans_table(dt, check):
     return "<h3>Quadrature plans</h3>" + kv_table(rows)
 
 
-def _loo_one(dt, var):
-    # shared with diagnose(): the same arrays are not run through PSIS twice
-    from bayesquad.diagnostics import _loo  # pylint: disable=import-outside-toplevel
-    return _loo.loo(dt, var)
-
-
-#: Largest number of pointwise terms for which the report recomputes LOO.  ArviZ 1.3 runs
-#: PSIS observation by observation in Python (~0.3-0.6 ms each here: 20,000 events take
-#: 6-13 s); beyond this the report shows the verdict's LOO check instead.
+#: Largest number of pointwise terms for which the report plots Pareto k, and recomputes
+#: LOO when the verdict carries none (ArviZ 1.3 runs PSIS observation by observation in
+#: Python, ~0.3-0.6 ms each here: 20,000 events take 6-13 s); beyond it the report shows
+#: the verdict's numbers without a plot.
 LOO_MAX_TERMS = 50_000
 
 
 def loo_section(dt, kind, verdict=None):
+    """elpd, p_loo and Pareto k per variable, from the verdict's ``loo_pareto_k`` details."""
     if "log_likelihood" not in dt.children:
         if kind in ("vi", "map"):
             why = "VI and MAP runs store no pointwise log-likelihood"
@@ -344,7 +305,6 @@ def loo_section(dt, kind, verdict=None):
         else:
             why = "sample with log_likelihood=True to store it"
         return note(f"Not available: no log_likelihood group ({why}).", "absent")
-    ll = dt.log_likelihood
     parts = [note("PSIS-LOO estimates the expected log predictive density for new data "
                   "(elpd_loo, higher is better; p_loo is the effective number of "
                   "parameters). Pareto k flags observations for which the importance "
@@ -353,51 +313,51 @@ def loo_section(dt, kind, verdict=None):
     if thin is not None and int(thin) > 1:
         parts.append(note(f"The pointwise log-likelihood was stored for every {int(thin)}th "
                           "draw (to bound memory): LOO is unbiased but noisier."))
+    # the verdict's LOO check ran PSIS (seconds for W1's 20,000 events): read, not rerun
+    ll = dt.log_likelihood
+    sizes = {str(v): int(np.prod([n for d, n in ll[v].sizes.items()
+                                  if d not in ("chain", "draw")], dtype=int))
+             for v in ll.data_vars}
+    stored = _check(verdict, "loo_pareto_k")
+    details = {} if stored is None else stored.details.get("variables", {})
+    missing = [v for v, n in sizes.items() if v not in details and 2 <= n <= LOO_MAX_TERMS]
+    if missing:
+        # a verdict given by hand, or stored by an earlier bayesquad: no LOO details
+        from bayesquad.diagnostics import loo_check  # pylint: disable=import-outside-toplevel
+        fresh = loo_check(dt, var_names=missing).details.get("variables", {})
+        details = {**details, **fresh}
     rows, figs = [], []
-    for var in ll.data_vars:
-        n_terms = int(np.prod([n for d, n in ll[var].sizes.items()
-                               if d not in ("chain", "draw")], dtype=int))
+    for var, n_terms in sizes.items():
+        d = details.get(var)
         if n_terms < 2:
             parts.append(note(f"{var}: LOO does not apply ({n_terms} pointwise term; "
                               "leaving out the only term leaves no data).", "absent"))
             continue
-        if n_terms > LOO_MAX_TERMS:
-            check = None if verdict is None else next(
-                (c for c in verdict.checks if c.name == "loo_pareto_k"), None)
+        if d is None:
+            said = "" if stored is None else f" The verdict's check: {stored.message}"
             parts.append(note(f"{var}: {n_terms} pointwise terms, more than the report "
-                              f"recomputes LOO for ({LOO_MAX_TERMS}); no Pareto k plot. "
-                              + (f"The verdict's check over all of them: {check.message}"
-                                 if check is not None else "Run arviz.loo on the DataTree "
-                                 "for the full result."), "absent"))
+                              f"recomputes LOO for ({LOO_MAX_TERMS}), and the verdict has no "
+                              f"LOO details for it: run arviz.loo on the DataTree.{said}",
+                              "absent"))
             continue
-        try:
-            res = _loo_one(dt, var)
-        except Exception as err:  # pylint: disable=broad-except
-            parts.append(note(f"{var}: LOO failed ({type(err).__name__}: {err}).", "absent"))
+        if d["status"] == "failed":
+            parts.append(note(f"{var}: LOO failed ({d['error']}).", "absent"))
             continue
-        k = np.asarray(res.pareto_k).ravel()
-        good = float(getattr(res, "good_k", 0.7) or 0.7)
-        n_good = int(np.sum(k <= good))
-        n_bad = int(np.sum((k > good) & (k <= 1)))
-        n_vbad = int(np.sum(k > 1))
-        rows.append((str(var), float(res.elpd), float(res.se), float(res.p), k.size, good,
-                     n_good, n_bad, n_vbad, float(np.nanmax(k)) if k.size else math.nan))
+        rows.append((var, d["elpd"], d["se"], d["p_loo"], d["n_terms"], d["good_k"],
+                     d["n_good"], d["n_bad"], d["n_very_bad"], d["max_k"]))
+        if d.get("pareto_k") is None or n_terms > LOO_MAX_TERMS:
+            parts.append(note(f"{var}: {n_terms} pointwise terms, more than the report "
+                              f"recomputes LOO for ({LOO_MAX_TERMS}); no Pareto k plot (the "
+                              "table holds the verdict's values).", "absent"))
+            continue
+        k = np.asarray(d["pareto_k"], float)
         figs.append(f"<h3>Pareto k: {esc(var)}</h3>"
-                    + figure_html(_plots.pareto_k_figure(k, good), f"Pareto k of {var}"))
+                    + figure_html(_plots.pareto_k_figure(k, d["good_k"]), f"Pareto k of {var}"))
     if rows:
         parts.append(table(("variable", "elpd_loo", "se", "p_loo", "observations", "good k",
                             "k <= good", "good < k <= 1", "k > 1", "max k"), rows))
     parts.extend(figs)
     return "\n".join(parts)
-
-
-_STATUS_CODES = re.compile(r"status codes \[([0-9,\s]*)\]")
-
-
-def _status_codes(text):
-    """The integral status codes listed as ``status codes [1, 3]`` in a check's message."""
-    m = _STATUS_CODES.search(str(text))
-    return [int(c) for c in re.findall(r"\d+", m.group(1))] if m else []
 
 
 def _status_name(code):
@@ -414,14 +374,6 @@ def _status_text(code):
         return status_message(code)
     except ValueError as err:
         return str(err)
-
-
-def named_statuses(text):
-    """``text`` with ``status codes [1, 3]`` spelt as status names, for readers."""
-    return _STATUS_CODES.sub(
-        lambda m: "statuses " + ", ".join(_status_name(int(c))
-                                          for c in re.findall(r"\d+", m.group(1))),
-        str(text))
 
 
 _VERSION = re.compile(r"_version$")

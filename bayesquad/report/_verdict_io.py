@@ -1,8 +1,7 @@
 """Keep a :class:`~bayesquad.diagnostics.Verdict` with its DataTree (netCDF-safe JSON attr)."""
 import json
-import math
 
-from bayesquad.diagnostics import Check, Verdict
+from bayesquad.diagnostics import Verdict
 
 __all__ = ["RUN_ID_ATTR", "VERDICT_ATTR", "store_verdict", "load_verdict"]
 
@@ -10,23 +9,6 @@ __all__ = ["RUN_ID_ATTR", "VERDICT_ATTR", "store_verdict", "load_verdict"]
 VERDICT_ATTR = "bayesquad_verdict"
 #: Root attribute with the id of the fit that produced the DataTree (set by every fit).
 RUN_ID_ATTR = "bayesquad_run_id"
-_FORMAT = 1
-_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
-
-
-def _encode_float(x):
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
-def _decode_float(x, what):
-    if isinstance(x, str) and x in _NONFINITE:
-        return _NONFINITE[x]
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    raise ValueError(f"stored verdict: {what} must be a number, got {x!r}")
 
 
 def store_verdict(datatree, verdict):
@@ -44,25 +26,17 @@ def store_verdict(datatree, verdict):
 
     Notes
     -----
-    The verdict is stored as a JSON string (NaN and infinities as the strings ``"nan"``,
-    ``"inf"``, ``"-inf"``), so the DataTree still writes to netCDF.  It describes the fit
-    as it was diagnosed; nothing keeps it in step if the DataTree's groups change later.
+    The verdict is stored as the strict JSON of :meth:`Verdict.to_json` (every field,
+    ``details`` included; NaN and infinities as ``{"$float": "nan"}``), so the DataTree
+    still writes to netCDF.  It describes the fit as it was diagnosed; nothing keeps it in
+    step if the DataTree's groups change later.
     The fit's id (``attrs["bayesquad_run_id"]``) is stored with it, so that
     :func:`load_verdict` refuses a verdict copied onto the DataTree of another run.
     """
     if not isinstance(verdict, Verdict):
         raise TypeError(f"verdict must be a bayesquad.diagnostics.Verdict (from "
                         f"bayesquad.diagnose), got {type(verdict).__name__}")
-    checks = []
-    for c in verdict.checks:
-        passed = None if c.passed is None else bool(c.passed)
-        entry = {"name": str(c.name), "value": _encode_float(c.value),
-                 "threshold": _encode_float(c.threshold), "passed": passed,
-                 "message": str(c.message)}
-        if getattr(c, "warning", False):
-            entry["warning"] = True
-        checks.append(entry)
-    record = {"format": _FORMAT, "checks": checks}
+    record = json.loads(verdict.to_json())
     run_id = datatree.attrs.get(RUN_ID_ATTR)
     if run_id is not None:
         record["run_id"] = str(run_id)
@@ -91,7 +65,9 @@ def load_verdict(datatree):
     Notes
     -----
     The stored verdict is not recomputed: it is only as current as the call of
-    ``store_verdict`` that wrote it.
+    ``store_verdict`` that wrote it.  A verdict stored by an earlier bayesquad (format 1:
+    value, threshold, status and message, no ``details``) still loads, with empty
+    ``details``; the report then shows its message and the numbers it has.
     """
     raw = datatree.attrs.get(VERDICT_ATTR)
     if raw is None:
@@ -111,18 +87,7 @@ def load_verdict(datatree):
         raise ValueError(f"attrs[{VERDICT_ATTR!r}] was stored for run {stored_id}, but this "
                          f"DataTree is from run {own_id} (attrs[{RUN_ID_ATTR!r}]): the verdict "
                          f"is not this fit's; diagnose it again and store the new verdict")
-    checks = []
-    for i, c in enumerate(data["checks"]):
-        try:
-            passed = c["passed"]
-            if passed not in (True, False, None):
-                raise ValueError(f"stored verdict: check {i} 'passed' must be true, false or "
-                                 f"null, got {passed!r}")
-            # passed on only when set: a Check without the field reads as no warning
-            warning = {"warning": True} if c.get("warning") is True else {}
-            checks.append(Check(str(c["name"]), _decode_float(c["value"], f"check {i} value"),
-                                _decode_float(c["threshold"], f"check {i} threshold"),
-                                passed, str(c["message"]), **warning))
-        except (KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"stored verdict: check {i} is malformed ({err!r})") from None
-    return Verdict(tuple(checks))
+    try:
+        return Verdict.from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"attrs[{VERDICT_ATTR!r}]: {err}") from None

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from bayesquad.diagnostics import _quadrature_check as Q
 from bayesquad.diagnostics import diagnose, quadrature_check
-from bayesquad.diagnostics._diagnose import _loo_check
+from bayesquad.diagnostics._loo import loo_check as _loo_check
 from bayesquad.inference import _model
 
 tfd = tfp.distributions
@@ -122,18 +122,19 @@ def test_mixture_components_report_statuses():
     assert all(int(tf.reduce_max(s)) == int(bayesquad.Status.CONVERGED) for s in statuses)
 
 
-def test_loo_is_computed_once_per_array(monkeypatch):
-    # diagnose() and the report share PSIS results (W1: seconds each)
-    from bayesquad.diagnostics import _loo
+def test_loo_results_travel_in_the_check(monkeypatch):
+    # diagnose() runs PSIS once (W1: seconds); what the report needs is in the details
     rng = np.random.default_rng(1)
     dt = az.from_dict({"posterior": {"m": rng.normal(size=(2, 50))},
                        "log_likelihood": {"y": rng.normal(-1.0, 0.1, size=(2, 50, 30))}})
     calls = []
     real = az.loo
     monkeypatch.setattr(az, "loo", lambda *a, **k: calls.append(1) or real(*a, **k))
-    first = _loo.loo(dt, "y")
-    assert _loo.loo(dt, "y") is first and len(calls) == 1
-    other = az.from_dict({"posterior": {"m": rng.normal(size=(2, 50))},
-                          "log_likelihood": {"y": rng.normal(size=(2, 50, 30))}})
-    _loo.loo(other, "y")
-    assert len(calls) == 2  # a different array is computed afresh
+    check = _loo_check(dt, None)
+    assert len(calls) == 1
+    d = check.details["variables"]["y"]
+    from bayesquad.diagnostics._loo import relative_efficiency
+    res = real(dt, pointwise=True, var_name="y", reff=relative_efficiency(dt, "y"))
+    assert d["elpd"] == pytest.approx(float(res.elpd)) and d["n_terms"] == 30
+    assert d["pareto_k"] == pytest.approx(np.round(np.asarray(res.pareto_k), 3).tolist())
+    assert d["n_good"] + d["n_bad"] + d["n_very_bad"] == 30

@@ -15,7 +15,7 @@ import bayesquad  # noqa: F401  (quiet TF import)
 import arviz as az
 from bayesquad.diagnostics import Check, Verdict, diagnose
 from bayesquad.diagnostics import _loo
-from bayesquad.diagnostics._diagnose import _loo_check
+from bayesquad.diagnostics._loo import loo_check as _loo_check
 
 MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "models")
 

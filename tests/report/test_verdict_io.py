@@ -98,13 +98,15 @@ def test_warning_checks_survive_the_round_trip():
 
 
 def test_report_names_integral_statuses(tmp_path):
-    """Status codes in a check's message are shown by name, with their meaning."""
+    """Status codes in a check's details are shown by name, with their meaning."""
     from bayesquad import Status, status_message
-    verdict = Verdict((Check("quadrature", 0.5, 0.01, False,
-                             "largest |change| of the log density 0.5 over 20 draws (at chain "
-                             "0, draw 3) with every integral at rtol=1e-12; 4 of 40 integrals "
-                             "did not converge in the run (status codes [1, 3])"),))
-    page = write_html(R.nuts_run(), tmp_path / "r.html", verdict=verdict).read_text()
+    from bayesquad.diagnostics._quadrature_check import quadrature_result
+    check = quadrature_result(0.5, 0.01, {
+        "draws": 20, "worst": {"chain": 0, "draw": 3}, "rtol": 1e-12, "n_integrals": 40,
+        "n_not_converged": 4, "status_codes": [1, 3], "n_reference_not_converged": 0,
+        "plans": [], "bit_identical": False})
+    assert check.passed is False
+    page = write_html(R.nuts_run(), tmp_path / "r.html", verdict=Verdict((check,))).read_text()
     assert "status codes [1, 3]" not in page
     assert f"statuses {Status(1).name}, {Status(3).name}" in page
     import html
