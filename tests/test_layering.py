@@ -50,8 +50,6 @@ KNOWN = {
     # the quadrature check evaluates log densities and statuses per draw chunk itself
     ("bayesquad.diagnostics._quadrature_check", "bayesquad.inference._model"),
     ("bayesquad.diagnostics._quadrature_check", "bayesquad.distributions._plans"),
-    # the report reads LOO's id-keyed cache
-    ("bayesquad.report._sections", "bayesquad.diagnostics._loo"),
 }
 
 
