@@ -29,6 +29,8 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import Status, integrate
+from bayesquad.quadrature._coordinates import finite_parts
+from bayesquad.quadrature._methods import METHODS, OPTIONS
 from bayesquad.quadrature._choice import Adaptive, GaussHermite
 from bayesquad.quadrature._frozen import GaussLegendre
 
@@ -82,10 +84,8 @@ DEFAULT_METHOD = "gauss-legendre"
 DEFAULT_NODES = 32
 DEFAULT_PANELS = 64
 
-_METHODS = ("trapezoid", "simpson", "gauss-legendre", "gauss-kronrod", "adaptive-gk",
-            "tanh-sinh", "monte-carlo", "qmc", "auto")
-_OPTION_NAMES = ("rtol", "atol", "nodes", "panels", "max_evals", "max_levels", "samples",
-                 "seed")
+# every option integrate takes; which methods exist comes from its method table
+_OPTION_NAMES = ("rtol", "atol") + OPTIONS
 
 
 def reference_active():
@@ -115,7 +115,8 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     Parameters
     ----------
     method : str
-        One of the methods of :func:`bayesquad.integrate`.
+        One of the methods of :func:`bayesquad.integrate` (a key of its method table,
+        ``bayesquad.quadrature._methods.METHODS``).
     **options
         ``rtol``, ``atol``, ``nodes``, ``panels``, ``max_evals``, ``max_levels``,
         ``samples``, ``seed``; ``None`` values are dropped so ``integrate``'s own defaults
@@ -126,8 +127,8 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     dict
         ``{"method": method, **options_without_None}``.
     """
-    if not isinstance(method, str) or method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"`method` must be one of {tuple(METHODS)}, got {method!r}")
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
         raise ValueError(f"unknown quadrature option(s) {unknown}; valid: {_OPTION_NAMES}")
@@ -299,16 +300,6 @@ def checked_log_value(result, *, strict=False, what="integral"):
                         "bayesquad.status_message); raise nodes/max_evals or change method")]):
             value = tf.identity(value)
     return value
-
-
-def finite_parts(low, high):
-    """``(lo_fin, hi_fin, lo0, hi0)`` broadcast to a common shape: finiteness of each end
-    and the ends with infinities replaced by 0, so formulas that only use a finite end
-    (selected with ``tf.where``) never see an infinity in value or gradient."""
-    zero = tf.zeros_like(low + high)
-    low, high = low + zero, high + zero
-    lo_fin, hi_fin = tf.math.is_finite(low), tf.math.is_finite(high)
-    return lo_fin, hi_fin, tf.where(lo_fin, low, zero), tf.where(hi_fin, high, zero)
 
 
 def interior_point(low, high, geometric=False):
