@@ -233,7 +233,7 @@ class BoxFunctionMixin(UserFunctionMixin, QuadratureStatusMixin):
         scale = tf.constant(1.0 if plan is None or plan.get("scale") is None
                             else plan.get("scale"), u.dtype)
         xs, logs = zip(*(scaled_map(u[..., k], 1.0 - u[..., k], low[..., k],
-                                       high[..., k], scale) for k in range(self.dim)))
+                                    high[..., k], scale) for k in range(self.dim)))
         return tf.stack(xs, -1), tf.add_n(list(logs))
 
     def _log_mapped_bound(self, given=None):

@@ -29,10 +29,10 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import Status, integrate
-from bayesquad.quadrature._coordinates import finite_parts
-from bayesquad.quadrature._methods import METHODS, OPTIONS
 from bayesquad.quadrature._choice import Adaptive, GaussHermite
+from bayesquad.quadrature._coordinates import finite_parts
 from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature._methods import METHODS, OPTIONS
 
 __all__ = [
     "DEFAULT_METHOD",

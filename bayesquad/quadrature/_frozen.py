@@ -248,7 +248,7 @@ def box_nodes(t, tc, lower, upper, scale):
         tk = tf.reshape(tf.constant(np.asarray(t)[:, k], dtype), shape)
         tck = tf.reshape(tf.constant(np.asarray(tc)[:, k], dtype), shape)
         x, log_jac = scaled_map(tk, tck, lower[..., k], upper[..., k],
-                                   tf.constant(scale, dtype))
+                                tf.constant(scale, dtype))
         xs.append(x)
         logs.append(log_jac)
     return tf.stack(xs, -1), tf.add_n(logs)
