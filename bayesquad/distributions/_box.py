@@ -10,10 +10,8 @@ from bayesquad.distributions import _common as C
 from bayesquad.distributions import _plans
 from bayesquad.distributions._maps import interval_bijector
 from bayesquad.distributions._mixins import QuadratureStatusMixin, UserFunctionMixin
-from bayesquad.quadrature._choice import Adaptive
-from bayesquad.quadrature._coordinates import scaled_map
-from bayesquad.quadrature._cubature import METHODS, cubature
-from bayesquad.quadrature._frozen import MAX_BOX_NODES, GaussLegendre
+from bayesquad.quadrature import Adaptive, GaussLegendre, cubature, methods, scaled_map
+from bayesquad.quadrature._frozen import MAX_BOX_NODES
 
 tfb = tfp.bijectors
 
@@ -73,8 +71,9 @@ def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
                         "GaussLegendre(nodes, panels) (the same rule on every axis) or "
                         f"Adaptive(rtol=..., max_evals=...) (or None: planned by a fit), got "
                         f"{quadrature!r}")
-    if not isinstance(method, str) or method not in METHODS:  # cubature's method table
-        raise ValueError(f"`method` must be one of {tuple(METHODS)}, got {method!r}")
+    known = methods("cubature")
+    if not isinstance(method, str) or method not in known:
+        raise ValueError(f"`method` must be one of {tuple(known)}, got {method!r}")
     if method == "gauss-legendre":
         nodes = 32 if nodes is None else nodes
         panels = 2 if panels is None else panels

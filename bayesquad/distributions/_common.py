@@ -28,11 +28,8 @@ import keyword
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.quadrature import Status, integrate
-from bayesquad.quadrature._choice import Adaptive, GaussHermite
-from bayesquad.quadrature._coordinates import finite_parts
-from bayesquad.quadrature._frozen import GaussLegendre
-from bayesquad.quadrature._methods import METHODS, OPTIONS
+from bayesquad.quadrature import (Adaptive, GaussHermite, GaussLegendre, Status, finite_parts,
+                                  integrate, methods)
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -84,8 +81,9 @@ DEFAULT_METHOD = "gauss-legendre"
 DEFAULT_NODES = 32
 DEFAULT_PANELS = 64
 
-# every option integrate takes; which methods exist comes from its method table
-_OPTION_NAMES = ("rtol", "atol") + OPTIONS
+# integrate's keywords; which methods exist comes from its method table (methods())
+_OPTION_NAMES = ("rtol", "atol", "nodes", "panels", "max_evals", "max_levels", "samples",
+                 "seed")
 
 
 def reference_active():
@@ -115,8 +113,8 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     Parameters
     ----------
     method : str
-        One of the methods of :func:`bayesquad.integrate` (a key of its method table,
-        ``bayesquad.quadrature._methods.METHODS``).
+        One of the methods of :func:`bayesquad.integrate` (its method table, read through
+        :func:`bayesquad.quadrature.methods`).
     **options
         ``rtol``, ``atol``, ``nodes``, ``panels``, ``max_evals``, ``max_levels``,
         ``samples``, ``seed``; ``None`` values are dropped so ``integrate``'s own defaults
@@ -127,8 +125,9 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     dict
         ``{"method": method, **options_without_None}``.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"`method` must be one of {tuple(METHODS)}, got {method!r}")
+    known = methods()
+    if not isinstance(method, str) or method not in known:
+        raise ValueError(f"`method` must be one of {tuple(known)}, got {method!r}")
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
         raise ValueError(f"unknown quadrature option(s) {unknown}; valid: {_OPTION_NAMES}")

@@ -10,8 +10,7 @@ from bayesquad.distributions._common import (
 )
 from bayesquad.distributions import _plans
 from bayesquad.distributions._mixins import QuadratureStatusMixin, ScalarEventMixin
-from bayesquad.quadrature import IntegrationResult, integrate
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature import GaussLegendre, IntegrationResult, integrate
 
 __all__ = ["Convolved"]
 

@@ -1,6 +1,6 @@
 """Maps onto a support ``[low, high]`` (ends may be ±inf): event-space bijectors from the
-real line, and (re-exported from :mod:`bayesquad.quadrature._coordinates`, the one module
-of coordinate maps) the unit-interval map the quadrature uses.
+real line, and (re-exported from :mod:`bayesquad.quadrature`, whose ``_coordinates`` is
+the one module of coordinate maps) the unit-interval map the quadrature uses.
 
 Both are elementwise and per batch element, so a batch may mix finite and infinite ends.
 """
@@ -9,7 +9,7 @@ import numpy as np
 from bayesquad._tf import tf, tfp
 from bayesquad.distributions._common import common_dtype, finite_parts, static_value
 # the unit-interval maps are quadrature's (one module for both layers), re-exported here
-from bayesquad.quadrature._coordinates import unit_map, unit_map_inverse
+from bayesquad.quadrature import unit_map, unit_map_inverse
 
 tfb = tfp.bijectors
 

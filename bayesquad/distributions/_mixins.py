@@ -21,7 +21,7 @@ from bayesquad.distributions._common import (
     set_keywords,
     validate_interval,
 )
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature import GaussLegendre
 
 __all__ = [
     "IntervalFunctionMixin",

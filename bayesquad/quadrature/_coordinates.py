@@ -73,8 +73,10 @@ def segment_map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
 
 
 def scaled_map(t, tc, lower, upper, scale):
-    """Nodes ``x`` and ``log dx/du`` on each element's kind of range.
+    """Map unit points ``u = t`` (complements ``tc = 1 - u``) onto ``[lower, upper]``
+    with a length ``scale`` on infinite sides; returns ``(x, log dx/du)``.
 
+    The map of quadrature plans (``GaussLegendre(nodes, panels, scale)``), per element.
     Finite ``[a, b]``: ``x = a + (b-a) u``. ``[a, inf)``: ``x = a + s u/(1-u)``, Jacobian
     ``s/(1-u)^2``; ``(-inf, b]`` the mirror image; the line: ``x = s (u - (1-u))/(u (1-u))``,
     Jacobian ``s (u^2 + (1-u)^2)/(u (1-u))^2``. ``1 - u`` is the exact complement ``tc``,

@@ -25,7 +25,7 @@ from bayesquad.quadrature._status import Status
 from bayesquad.quadrature._tanhsinh import tanh_sinh
 
 __all__ = ["DEFAULT_BUDGET", "METHODS", "Method", "OPTIONS", "adaptive_method",
-           "fixed_method"]
+           "fixed_method", "methods"]
 
 #: Every method option of ``integrate`` (a method reads a subset, listed in its entry)
 OPTIONS = ("nodes", "panels", "max_evals", "max_levels", "samples", "seed")
@@ -138,6 +138,36 @@ def _sampling(kind):
         return monte_carlo(problem, segments, kind, opts["samples"], opts["seed"], log, rtol,
                            atol)
     return run
+
+
+def methods(entry="integrate"):
+    """The methods of :func:`bayesquad.integrate` or :func:`bayesquad.cubature` and the
+    options each reads.
+
+    Parameters
+    ----------
+    entry : {"integrate", "cubature"}
+        Which entry point's method table to read.
+
+    Returns
+    -------
+    dict
+        Method name -> tuple of the option names it reads, in the table's order.
+
+    Notes
+    -----
+    Read from the entry point's method table when called: it is what ``integrate`` and
+    ``cubature`` validate and dispatch with, and what the distributions check their
+    ``method=`` against, so the three can never disagree.
+    """
+    if entry == "integrate":
+        table = METHODS
+    elif entry == "cubature":
+        # imported here: _cubature builds its table from this module's Method
+        from bayesquad.quadrature._cubature import METHODS as table  # pylint: disable=import-outside-toplevel
+    else:
+        raise ValueError(f"entry={entry!r} must be 'integrate' or 'cubature'")
+    return {name: spec.options for name, spec in table.items()}
 
 
 # The order is the order of messages and of ``Adaptive``'s choices.

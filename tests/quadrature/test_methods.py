@@ -100,3 +100,13 @@ def test_distributions_and_choices_accept_the_rule(registered):
         np.testing.assert_allclose(float(d.log_prob(0.0)), -log_z, rtol=1e-12)
         assert int(d.quadrature_status()) == 0
     assert "adaptive-cc" in adaptive_methods()
+
+
+def test_methods_lists_the_tables_live(registered):
+    listed = bayesquad.quadrature.methods()
+    assert listed["clenshaw-curtis"] == ("nodes", "panels")
+    assert listed["tanh-sinh"] == ("max_levels",)
+    assert set(bayesquad.quadrature.methods("cubature")) == {
+        "auto", "gauss-legendre", "genz-malik", "adaptive", "qmc"}
+    with pytest.raises(ValueError, match="entry"):
+        bayesquad.quadrature.methods("quad")
