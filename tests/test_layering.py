@@ -33,7 +33,6 @@ SHARED = {"bayesquad._tf", "bayesquad._xla_env"}
 KNOWN = {
     # distributions reach into quadrature's private modules (rules as objects, issue 12 item 3)
     ("bayesquad.distributions._box", "bayesquad.quadrature._frozen"),
-    ("bayesquad.distributions._common", "bayesquad.quadrature._settings"),
     # inference reaches into the quadrature plans and settings
     ("bayesquad.inference._cache", "bayesquad.distributions._plans"),
     ("bayesquad.inference._cache", "bayesquad.quadrature._settings"),

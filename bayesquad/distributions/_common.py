@@ -28,8 +28,8 @@ import keyword
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.quadrature import (Adaptive, GaussHermite, GaussLegendre, Status, finite_parts,
-                                  integrate, methods)
+from bayesquad.quadrature import (Adaptive, GaussHermite, GaussLegendre, Status,
+                                  current_reference, finite_parts, integrate, methods)
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -94,8 +94,7 @@ def reference_active():
     reads this to evaluate those parts at reference accuracy too, so that the quadrature
     check measures them.
     """
-    from bayesquad.quadrature import _settings  # pylint: disable=import-outside-toplevel
-    return _settings.current() is not None
+    return current_reference() is not None
 
 
 def check_callable(fn, name):

@@ -10,7 +10,7 @@ from bayesquad.quadrature._cubature import cubature
 from bayesquad.quadrature._frozen import GaussLegendre
 from bayesquad.quadrature._integrate import integrate
 from bayesquad.quadrature._methods import methods
-from bayesquad.quadrature._settings import reference_settings
+from bayesquad.quadrature._settings import current_reference, reference_settings
 from bayesquad.quadrature._status import (
     IntegrationResult,
     Status,
@@ -32,6 +32,7 @@ __all__ = [
     "IntegrationResult",
     "Status",
     "cubature",
+    "current_reference",
     "finite_parts",
     "gauss_hermite",
     "gauss_kronrod",
