@@ -26,7 +26,7 @@ def _classes():
 
 def test_every_integral_distribution_follows_the_protocol():
     classes = [c for c in _classes() if c.__name__ not in NO_OWN_INTEGRAL]
-    assert len(classes) == 7
+    assert len(classes) >= 7  # discovery works; a new class is checked automatically
     for cls in classes:
         assert issubclass(cls, QuadratureStatusMixin), cls.__name__
         # one public entry point, never overridden: the per-class part is _quadrature_status
