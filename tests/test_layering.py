@@ -32,16 +32,7 @@ SHARED = {"bayesquad._tf", "bayesquad._xla_env"}
 #: and so does an entry that no longer occurs (delete its line when you fix it).
 KNOWN = {
     # distributions reach into quadrature's private modules (rules as objects, issue 12 item 3)
-    ("bayesquad.distributions._box", "bayesquad.quadrature._choice"),
-    ("bayesquad.distributions._box", "bayesquad.quadrature._cubature"),
     ("bayesquad.distributions._box", "bayesquad.quadrature._frozen"),
-    ("bayesquad.distributions._box", "bayesquad.quadrature._frozen._mapped_nodes"),
-    ("bayesquad.distributions._common", "bayesquad.quadrature._choice"),
-    ("bayesquad.distributions._common", "bayesquad.quadrature._frozen"),
-    ("bayesquad.distributions._common", "bayesquad.quadrature._settings"),
-    ("bayesquad.distributions._convolved", "bayesquad.quadrature._frozen"),
-    ("bayesquad.distributions._mixins", "bayesquad.quadrature._frozen"),
-    ("bayesquad.distributions._survival", "bayesquad.quadrature._frozen"),
     # inference reaches into the quadrature plans and settings
     ("bayesquad.inference._cache", "bayesquad.distributions._plans"),
     ("bayesquad.inference._cache", "bayesquad.quadrature._settings"),

@@ -8,8 +8,6 @@ well below the posterior's scale (0.01 in log density) cannot move the posterior
 integrals' own status codes, where the model's distributions expose
 ``quadrature_status()``, are reported too.
 """
-import inspect
-
 import numpy as np
 
 from bayesquad._tf import tf
@@ -19,15 +17,6 @@ from bayesquad.inference import Target, _model, plans_from_attrs
 from bayesquad.quadrature import Status, reference_settings
 
 __all__ = ["QUADRATURE", "quadrature", "quadrature_check", "quadrature_result"]
-
-
-def _takes_argument(method):
-    try:
-        params = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-               for p in params)
 
 
 # Observed scalars (≈ integrals) evaluated at once.  Under the reference settings an
@@ -87,8 +76,9 @@ def _statuses_within(dist, x):
     """
     fn = getattr(dist, "quadrature_status", None)
     if fn is not None:
-        # some distributions' integrals depend on the value (quadrature_status(x))
-        status = fn(x) if _takes_argument(fn) else fn()
+        # the one protocol (distributions._mixins.QuadratureStatusMixin): pass the value;
+        # a distribution whose integrals do not depend on it ignores it
+        status = fn(x)
         return [tf.reshape(tf.cast(status, tf.int32), [-1])]  # counts only: order is moot
     if isinstance(dist, _model._WRAPPERS[1]):  # pylint: disable=protected-access
         return _statuses_within(dist.distribution, _sample_dims_first(dist, x))

@@ -9,15 +9,14 @@ from bayesquad._tf import tf, tfp
 from bayesquad.distributions import _common as C
 from bayesquad.distributions import _plans
 from bayesquad.distributions._maps import interval_bijector
-from bayesquad.quadrature._choice import Adaptive
-from bayesquad.quadrature._cubature import cubature
-from bayesquad.quadrature._frozen import MAX_BOX_NODES, GaussLegendre, _mapped_nodes
+from bayesquad.distributions._mixins import QuadratureStatusMixin, UserFunctionMixin
+from bayesquad.quadrature import Adaptive, GaussLegendre, cubature, methods, scaled_map
+from bayesquad.quadrature._frozen import MAX_BOX_NODES
 
 tfb = tfp.bijectors
 
 __all__ = ["BoxFunctionMixin", "box_candidates", "mapped_box_candidates"]
 
-_METHODS = ("gauss-legendre", "genz-malik", "qmc", "auto")
 #: nodes and panels per axis of the product Gauss-Legendre candidates of a plan
 _BOX_NODES = (6, 8, 10, 12, 16, 20, 24, 32)
 _BOX_PANELS = (1, 2, 3, 4, 6, 8, 12, 16)
@@ -72,8 +71,9 @@ def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
                         "GaussLegendre(nodes, panels) (the same rule on every axis) or "
                         f"Adaptive(rtol=..., max_evals=...) (or None: planned by a fit), got "
                         f"{quadrature!r}")
-    if method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    known = methods("cubature")
+    if not isinstance(method, str) or method not in known:
+        raise ValueError(f"`method` must be one of {tuple(known)}, got {method!r}")
     if method == "gauss-legendre":
         nodes = 32 if nodes is None else nodes
         panels = 2 if panels is None else panels
@@ -82,7 +82,7 @@ def _options(owner, quadrature, method, nodes, panels, rtol, atol, max_evals):
     return {k: v for k, v in opts.items() if v is not None}
 
 
-class BoxFunctionMixin:
+class BoxFunctionMixin(UserFunctionMixin, QuadratureStatusMixin):
     """``fn(x, **params)`` on the box ``[low, high]`` (``x[..., k]`` the coordinates).
 
     Construction (:meth:`_init_box`), properties, batch shape, the plannable
@@ -138,19 +138,6 @@ class BoxFunctionMixin:
         """The dimension d of the box."""
         return int(self._low.shape[-1])
 
-    @property
-    def low(self):
-        return self._low
-
-    @property
-    def high(self):
-        return self._high
-
-    @property
-    def params(self):
-        """Dict of the parameter tensors passed to the user function."""
-        return dict(self._params)
-
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
         return dict(low=tfp.util.ParameterProperties(event_ndims=1),
@@ -205,12 +192,6 @@ class BoxFunctionMixin:
         return _plans.lookup(_plans.plan_key(kind, self._fn),
                              functools.partial(candidates, self.dim))
 
-    def _keyed(self):
-        keys = tuple(self._params)
-        fn = self._fn
-        return (lambda x, *v: fn(x, **dict(zip(keys, v)))), tuple(self._params[k]
-                                                                   for k in keys)
-
     def _box_log_integral(self, what):
         """``(log ∫ exp(fn), status)`` per batch element: the plan's product rule where one
         is in force (status 0: measured, not estimated), else the configured cubature."""
@@ -250,8 +231,8 @@ class BoxFunctionMixin:
         plan = self._plan()
         scale = tf.constant(1.0 if plan is None or plan.get("scale") is None
                             else plan.get("scale"), u.dtype)
-        xs, logs = zip(*(_mapped_nodes(u[..., k], 1.0 - u[..., k], low[..., k],
-                                       high[..., k], scale) for k in range(self.dim)))
+        xs, logs = zip(*(scaled_map(u[..., k], 1.0 - u[..., k], low[..., k],
+                                    high[..., k], scale) for k in range(self.dim)))
         return tf.stack(xs, -1), tf.add_n(list(logs))
 
     def _log_mapped_bound(self, given=None):

@@ -28,9 +28,8 @@ import keyword
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.quadrature import Status, integrate
-from bayesquad.quadrature._choice import Adaptive, GaussHermite
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature import (Adaptive, GaussHermite, GaussLegendre, Status,
+                                  current_reference, finite_parts, integrate, methods)
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -82,8 +81,7 @@ DEFAULT_METHOD = "gauss-legendre"
 DEFAULT_NODES = 32
 DEFAULT_PANELS = 64
 
-_METHODS = ("trapezoid", "simpson", "gauss-legendre", "gauss-kronrod", "adaptive-gk",
-            "tanh-sinh", "monte-carlo", "qmc", "auto")
+# integrate's keywords; which methods exist comes from its method table (methods())
 _OPTION_NAMES = ("rtol", "atol", "nodes", "panels", "max_evals", "max_levels", "samples",
                  "seed")
 
@@ -96,8 +94,7 @@ def reference_active():
     reads this to evaluate those parts at reference accuracy too, so that the quadrature
     check measures them.
     """
-    from bayesquad.quadrature import _settings  # pylint: disable=import-outside-toplevel
-    return _settings.current() is not None
+    return current_reference() is not None
 
 
 def check_callable(fn, name):
@@ -115,7 +112,8 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     Parameters
     ----------
     method : str
-        One of the methods of :func:`bayesquad.integrate`.
+        One of the methods of :func:`bayesquad.integrate` (its method table, read through
+        :func:`bayesquad.quadrature.methods`).
     **options
         ``rtol``, ``atol``, ``nodes``, ``panels``, ``max_evals``, ``max_levels``,
         ``samples``, ``seed``; ``None`` values are dropped so ``integrate``'s own defaults
@@ -126,8 +124,9 @@ def quadrature_options(method=DEFAULT_METHOD, **options):
     dict
         ``{"method": method, **options_without_None}``.
     """
-    if not isinstance(method, str) or method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    known = methods()
+    if not isinstance(method, str) or method not in known:
+        raise ValueError(f"`method` must be one of {tuple(known)}, got {method!r}")
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
         raise ValueError(f"unknown quadrature option(s) {unknown}; valid: {_OPTION_NAMES}")
@@ -299,16 +298,6 @@ def checked_log_value(result, *, strict=False, what="integral"):
                         "bayesquad.status_message); raise nodes/max_evals or change method")]):
             value = tf.identity(value)
     return value
-
-
-def finite_parts(low, high):
-    """``(lo_fin, hi_fin, lo0, hi0)`` broadcast to a common shape: finiteness of each end
-    and the ends with infinities replaced by 0, so formulas that only use a finite end
-    (selected with ``tf.where``) never see an infinity in value or gradient."""
-    zero = tf.zeros_like(low + high)
-    low, high = low + zero, high + zero
-    lo_fin, hi_fin = tf.math.is_finite(low), tf.math.is_finite(high)
-    return lo_fin, hi_fin, tf.where(lo_fin, low, zero), tf.where(hi_fin, high, zero)
 
 
 def interior_point(low, high, geometric=False):

@@ -9,9 +9,8 @@ from bayesquad.distributions._common import (
     split_quadrature_options,
 )
 from bayesquad.distributions import _plans
-from bayesquad.distributions._mixins import ScalarEventMixin
-from bayesquad.quadrature import IntegrationResult, integrate
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.distributions._mixins import QuadratureStatusMixin, ScalarEventMixin
+from bayesquad.quadrature import GaussLegendre, IntegrationResult, integrate
 
 __all__ = ["Convolved"]
 
@@ -75,7 +74,7 @@ def _tail_kind(resolution):
     return None
 
 
-class Convolved(ScalarEventMixin, tfd.Distribution):
+class Convolved(QuadratureStatusMixin, ScalarEventMixin, tfd.Distribution):
     r"""Density of ``t = s + e`` with ``s ~ signal`` and ``e ~ resolution`` independent.
 
     .. math:: p(t) = \int_{\mathrm{low}}^{\mathrm{high}} p_s(s)\, p_e(t - s)\, ds
@@ -415,9 +414,10 @@ class Convolved(ScalarEventMixin, tfd.Distribution):
         """The :class:`bayesquad.IntegrationResult` of ``log p(x)`` (value, error, status)."""
         return self._integral(x)
 
-    def quadrature_status(self, x):
-        """Per-element :class:`bayesquad.Status` codes of the integrals behind ``log_prob(x)``."""
-        return self._integral(x).status
+    status_depends_on_value = True  # one convolution integral per observed x
+
+    def _quadrature_status(self, value):
+        return self._integral(value).status
 
     def _sample_n(self, n, seed=None):
         seed_s, seed_e = tfp.random.split_seed(tfp.random.sanitize_seed(seed), 2)

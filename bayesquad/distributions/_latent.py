@@ -3,6 +3,7 @@ import numpy as np
 
 from bayesquad._tf import tf, tfp
 from bayesquad.distributions import _canonical, _plans
+from bayesquad.distributions._mixins import QuadratureStatusMixin
 from bayesquad.distributions._common import (
     checked_log_value,
     common_dtype,
@@ -35,7 +36,7 @@ def _latent_candidates():
 tfb = tfp.bijectors
 
 
-class GaussianLatentMarginal(tfd.Distribution):
+class GaussianLatentMarginal(QuadratureStatusMixin, tfd.Distribution):
     r"""Marginal distribution of grouped data after integrating out a Gaussian random effect.
 
     For each group ``g`` with latent ``u_g ~ Normal(0, scale)``:
@@ -464,10 +465,12 @@ class GaussianLatentMarginal(tfd.Distribution):
         with tf.name_scope("log_prob_groups"):
             return self._group_log_lik(y)[0]
 
-    def quadrature_status(self, y):
-        """Per-group :class:`bayesquad.Status`: mode search converged, non-finite integrand."""
+    status_depends_on_value = True  # one integral per group of the observed y
+
+    def _quadrature_status(self, value):
+        # per group: mode search converged, non-finite integrand
         with tf.name_scope("quadrature_status"):
-            return self._group_log_lik(y)[1]
+            return self._group_log_lik(value)[1]
 
     def _log_prob(self, y):
         return tf.reduce_sum(self._group_log_lik(y)[0], axis=-1)

@@ -1,5 +1,6 @@
 """Maps onto a support ``[low, high]`` (ends may be ±inf): event-space bijectors from the
-real line, and the unit-interval map the quadrature uses.
+real line, and (re-exported from :mod:`bayesquad.quadrature`, whose ``_coordinates`` is
+the one module of coordinate maps) the unit-interval map the quadrature uses.
 
 Both are elementwise and per batch element, so a batch may mix finite and infinite ends.
 """
@@ -7,6 +8,8 @@ import numpy as np
 
 from bayesquad._tf import tf, tfp
 from bayesquad.distributions._common import common_dtype, finite_parts, static_value
+# the unit-interval maps are quadrature's (one module for both layers), re-exported here
+from bayesquad.quadrature import unit_map, unit_map_inverse
 
 tfb = tfp.bijectors
 
@@ -137,49 +140,3 @@ class TrailingEventBijector(tfb.Bijector):
                                                    event_ndims=0)
         ldj = tf.broadcast_to(ldj, tf.shape(yf + tf.zeros_like(ldj)))
         return tf.reduce_sum(tf.where(pad, tf.zeros_like(ldj), ldj), axis=0)
-
-
-def _unit_parts(low, high):
-    """Infinity masks, ends with infinities replaced by 0, and the affine width (1 unless
-    both ends are finite)."""
-    lo_fin, hi_fin, lo_f, hi_f = finite_parts(low, high)
-    width = tf.where(lo_fin & hi_fin, hi_f - lo_f, tf.ones_like(lo_f))
-    return ~lo_fin, ~hi_fin, lo_f, hi_f, width
-
-
-def unit_map(u, low, high):
-    """Map ``u ∈ [0, 1]`` onto ``[low, high]`` with the transforms ``integrate`` uses.
-
-    Finite: affine; ``[a, inf)``: ``a + u/(1-u)``; ``(-inf, b]``: ``b - (1-u)/u``; whole
-    line: ``(2u - 1) / (4u(1-u))``. Returns ``(x, log_dxdu)``; ``u = 0``/``1`` give the
-    ends exactly (±inf for infinite ones). Inverse: :func:`unit_map_inverse`.
-    """
-    lo_inf, hi_inf, lo_f, hi_f, width = _unit_parts(low, high)
-    uc = 1.0 - u
-    x_fin = tf.where(u < 0.5, lo_f + width * u, hi_f - width * uc)
-    with np.errstate(divide="ignore"):
-        x_right = lo_f + u / uc
-        x_left = hi_f - uc / u
-        x_both = (u - uc) / (4.0 * u * uc)
-    x = tf.where(lo_inf, tf.where(hi_inf, x_both, x_left), tf.where(hi_inf, x_right, x_fin))
-    log_u, log_uc = tf.math.log(u), tf.math.log(uc)
-    lj_both = tf.math.log(2.0 * u * u - 2.0 * u + 1.0) - np.log(4.0) - 2.0 * (
-        log_u + log_uc)
-    lj = tf.where(lo_inf, tf.where(hi_inf, lj_both, -2.0 * log_u),
-                  tf.where(hi_inf, -2.0 * log_uc, tf.math.log(width) + tf.zeros_like(u)))
-    return x, lj
-
-
-def unit_map_inverse(x, low, high):
-    """Inverse of :func:`unit_map`: ``u ∈ [0, 1]`` of ``x ∈ [low, high]``."""
-    lo_inf, hi_inf, lo_f, hi_f, width = _unit_parts(low, high)
-    one = tf.ones_like(x)
-    d_lo = tf.maximum(x - lo_f, 0.0)
-    d_hi = tf.maximum(hi_f - x, 0.0)
-    s = tf.sqrt(4.0 * x * x + 1.0)
-    pos = tf.maximum(s + 2.0 * x, 1.0)  # only used for x >= 0
-    u_both = tf.where(x >= 0, pos / (pos + 1.0), one / (s - 2.0 * x + 1.0))
-    u = tf.where(lo_inf, tf.where(hi_inf, u_both, one / (1.0 + d_hi)),
-                 tf.where(hi_inf, d_lo / (1.0 + d_lo), (x - lo_f) / width))
-    u = tf.where(x >= high, one, tf.where(x <= low, tf.zeros_like(u), u))  # incl. ±inf ends
-    return tf.clip_by_value(u, 0.0, 1.0)

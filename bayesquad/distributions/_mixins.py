@@ -21,11 +21,13 @@ from bayesquad.distributions._common import (
     set_keywords,
     validate_interval,
 )
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature import GaussLegendre
 
 __all__ = [
     "IntervalFunctionMixin",
     "PaddedEventsMixin",
+    "QuadratureStatusMixin",
+    "UserFunctionMixin",
     "ScalarEventMixin",
     "check_max_events",
     "default_max_events",
@@ -43,7 +45,86 @@ class ScalarEventMixin:
         return tf.constant([], tf.int32)
 
 
-class IntervalFunctionMixin:
+class QuadratureStatusMixin:
+    """The status protocol every integral-defined distribution follows.
+
+    ``dist.quadrature_status(value=None)`` returns the int32 :class:`bayesquad.Status`
+    codes of the integrals behind ``dist.log_prob(value)``. A subclass implements
+    ``_quadrature_status(value)`` and says whether its integrals depend on the value
+    (``status_depends_on_value``): a normaliser or an expected count does not (one code
+    per batch element, ``value`` ignored); a convolution, a cumulative hazard or a
+    latent marginal does (codes shaped like ``log_prob(value)``'s elements, ``value``
+    required).
+
+    Notes
+    -----
+    Callers hold the value they evaluate ``log_prob`` at and always pass it, so none has
+    to know which kind a distribution is (or inspect signatures); a user asking a
+    normaliser's status may leave it out.
+    """
+
+    #: whether the integrals behind ``log_prob(value)`` depend on ``value``
+    status_depends_on_value = False
+
+    def quadrature_status(self, value=None):
+        """int32 :class:`bayesquad.Status` codes of the integrals behind ``log_prob(value)``.
+
+        Parameters
+        ----------
+        value : Tensor, optional
+            The value ``log_prob`` is evaluated at. Required when the integrals depend on
+            it (``status_depends_on_value``), ignored otherwise.
+
+        Returns
+        -------
+        Tensor
+            int32 codes, 0 = converged (always 0 under a quadrature plan, whose accuracy
+            is measured, not estimated); per batch element, or per element of
+            ``log_prob(value)``'s integrals when they depend on the value.
+
+        Notes
+        -----
+        ``bayesquad.status_message(code)`` explains a code; the diagnostics' quadrature
+        check calls this with the observed value of every distribution it meets.
+        """
+        if value is None and self.status_depends_on_value:
+            raise ValueError(f"{type(self).__name__}'s integrals depend on the value: call "
+                             "quadrature_status(value) with the value given to log_prob")
+        return self._quadrature_status(value)
+
+    def _quadrature_status(self, value):
+        raise NotImplementedError(f"{type(self).__name__} must implement "
+                                  "_quadrature_status(value)")
+
+
+class UserFunctionMixin:
+    """What a user function ``fn(x, **params)`` on ``[low, high]`` exposes, whether the
+    range is an interval or a box: the ``low``/``high``/``params`` properties and ``fn``
+    with its parameters as positional arguments (how ``integrate``/``cubature`` and the
+    frozen rules pass ``args``). Expects ``_fn``, ``_low``, ``_high`` and ``_params``."""
+
+    @property
+    def low(self):
+        return self._low
+
+    @property
+    def high(self):
+        return self._high
+
+    @property
+    def params(self):
+        """Dict of the parameter tensors passed to the user function."""
+        return dict(self._params)
+
+    def _keyed(self):
+        """``(f, args)`` with ``f(x, *args) == fn(x, **params)``."""
+        keys = tuple(self._params)
+        fn = self._fn
+        return (lambda x, *v: fn(x, **dict(zip(keys, v)))), tuple(self._params[k]
+                                                                   for k in keys)
+
+
+class IntervalFunctionMixin(UserFunctionMixin, QuadratureStatusMixin):
     """A user log-function ``fn(x, **params)`` on ``[low, high]`` with batch parameters.
 
     Shared by :class:`Normalized` and :class:`PoissonProcess` (list it before
@@ -85,19 +166,6 @@ class IntervalFunctionMixin:
         # `params` is a dict and carries batch shape too; _batch_shape below adds it.
         return dict(low=tfp.util.ParameterProperties(),
                     high=tfp.util.ParameterProperties())
-
-    @property
-    def low(self):
-        return self._low
-
-    @property
-    def high(self):
-        return self._high
-
-    @property
-    def params(self):
-        """Dict of the parameter tensors passed to the user function."""
-        return dict(self._params)
 
     def _slice_extra(self, cut):
         """Further constructor arguments to slice with ``cut`` (subclasses extend)."""
@@ -157,12 +225,9 @@ class IntervalFunctionMixin:
         the configured method under the package's failure policy."""
         plan = self._window_plan()
         if plan is not None:
-            keys = tuple(self._params)
             rule = GaussLegendre(plan.get("nodes"), plan.get("panels"), plan.get("scale"))
-            fn = self._fn
-            value = rule.integrate(lambda x, *v: fn(x, **dict(zip(keys, v))), self._low,
-                                   self._high, args=tuple(self._params[k] for k in keys),
-                                   log=True)
+            fn, args = self._keyed()
+            value = rule.integrate(fn, self._low, self._high, args=args, log=True)
             return value, tf.zeros(tf.shape(value), tf.int32)
         res = self._log_integral(self._low, self._high)
         return checked_log_value(res, strict=self.validate_args, what=what), res.status

@@ -162,9 +162,8 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
         with self._name_and_control_scope("log_normalizer"):
             return self._log_z()
 
-    def quadrature_status(self):
-        """int32 :class:`bayesquad.Status` of the normaliser per batch element (0 = converged;
-        under a quadrature plan always 0: the plan's accuracy is measured, not estimated)."""
+    def _quadrature_status(self, value):
+        # the normaliser's status per batch element: the same for every value
         return self._window_log_integral("the normaliser Z")[1]
 
     def _log_z(self):

@@ -111,8 +111,8 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
         with self._name_and_control_scope("log_normalizer"):
             return self._box_log_integral("the normaliser over the box")[0]
 
-    def quadrature_status(self):
-        """int32 :class:`bayesquad.Status` of ``Z`` per batch element (0 under a plan)."""
+    def _quadrature_status(self, value):
+        # the status of Z per batch element, whatever the value
         return self._box_log_integral("the normaliser over the box")[1]
 
     def _log_prob(self, x):

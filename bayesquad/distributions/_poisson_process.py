@@ -180,9 +180,8 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         with self._name_and_control_scope("integral_result"):
             return self._log_integral(self._low, self._high)
 
-    def quadrature_status(self):
-        """int32 :class:`bayesquad.Status` of ``∫λ`` per batch element (0 = converged;
-        under a quadrature plan always 0: the plan's accuracy is measured, not estimated)."""
+    def _quadrature_status(self, value):
+        # the status of ∫λ per batch element: the same for every set of events
         return self._window_log_integral("∫λ")[1]
 
     def _log_expected(self):

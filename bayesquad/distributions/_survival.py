@@ -13,10 +13,9 @@ from bayesquad.distributions._common import (
     split_quadrature_options,
 )
 from bayesquad.distributions._roots import bracketed_root
-from bayesquad.distributions._mixins import ScalarEventMixin
+from bayesquad.distributions._mixins import QuadratureStatusMixin, ScalarEventMixin
 from bayesquad.distributions import _plans
-from bayesquad.quadrature import IntegrationResult, integrate
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature import GaussLegendre, IntegrationResult, integrate
 
 __all__ = ["SurvivalFromHazard"]
 
@@ -35,7 +34,7 @@ tfd = tfp.distributions
 tfb = tfp.bijectors
 
 
-class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
+class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distribution):
     r"""Event times with hazard ``h(t) = exp(log_hazard(t, **params))``.
 
     The distribution is over the (scalar) observed time of each subject; covariates and
@@ -305,9 +304,10 @@ class SurvivalFromHazard(ScalarEventMixin, tfd.Distribution):
         t = tf.convert_to_tensor(t, self.dtype)
         return tf.exp(self._log_hazard(t, **self._params))
 
-    def quadrature_status(self, t):
-        """Per-subject :class:`bayesquad.Status` of the cumulative-hazard integrals."""
-        return self._evaluate(t)[1].status
+    status_depends_on_value = True  # one cumulative-hazard integral per subject's time
+
+    def _quadrature_status(self, value):
+        return self._evaluate(value)[1].status
 
     def _log_prob(self, t):
         log_dh, _, inside, t = self._evaluate(t)

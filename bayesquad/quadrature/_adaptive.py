@@ -1,4 +1,9 @@
-"""Globally adaptive Gauss–Kronrod, every batch element bisected in lockstep.
+"""Globally adaptive quadrature with any fixed rule, every batch element bisected in lockstep.
+
+The driver takes a rule object (``_rules.FixedRule``: nodes, weights and an error
+estimator on the unit interval) and applies it to every interval of its mesh;
+``method="adaptive-gk"`` and ``"auto"`` hand it the Gauss–Kronrod rule
+(``_methods.METHODS``).
 
 Each element keeps up to ``capacity`` intervals (in the unit coordinate of their
 segment) in fixed-size arrays, so shapes are static and the loop compiles under XLA.
@@ -27,16 +32,15 @@ try:  # pausing every tape keeps the adaptive loop off GradientTape/ForwardAccum
 except ImportError:  # pragma: no cover - the loop is still excluded by stop_gradient
     _stop_recording = contextlib.nullcontext
 
-__all__ = ["adaptive_gauss_kronrod"]
+__all__ = ["DEFAULT_BUDGET", "adaptive"]
 
 _SPLIT = 8
 _SPLIT_XLA = 2
-_DEFAULT_NODES = 21
-_DEFAULT_BUDGET = 4179  # 100 intervals of G10K21
+DEFAULT_BUDGET = 4179  # 100 intervals of G10K21
 
 
 class _Kernel:
-    """Evaluates the Kronrod rule on ``q`` intervals per element (arrays [B, q])."""
+    """Evaluates the rule on ``q`` intervals per element (arrays [B, q])."""
 
     def __init__(self, problem, segments, rule, log):
         self.problem, self.segments, self.rule, self.log = problem, segments, rule, log
@@ -50,8 +54,8 @@ class _Kernel:
     def min_width(self, seg, ends):
         """Narrowest interval worth splitting: nodes must stay distinct in x.
 
-        On a finite segment the Kronrod nodes (the outermost sits 0.2% of the width from
-        the ends) must differ from the interval ends in x, i.e. the width must exceed
+        On a finite segment the rule's nodes (Gauss–Kronrod's outermost sits 0.2% of the
+        width from the ends) must differ from the interval ends in x, i.e. the width must exceed
         ~2000 ulps of |x|; and the unit coordinate must resolve the interval, relative
         to the nearer segment end (ends are kept as t and 1 - t, so both ends of a
         segment are resolved alike).
@@ -114,7 +118,7 @@ class _Kernel:
         scale, h = _rules.panel_sums(g, self.weights, self.log)
         value = tf.einsum("n,pn...->p...", self.weights, h)
         if with_error:
-            error = _rules.quadpack_error(h, self.functionals, self.weights, self.problem.eps)
+            error = self.rule.estimate(h, self.functionals, self.weights, self.problem.eps)
         else:
             error = tf.zeros_like(value)
         if self.log:
@@ -259,16 +263,33 @@ def _replay(kernel, mesh, capacity, log):
     return total_value, total_error, tf.reduce_any(bad & live, 1)
 
 
-def adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol,
-                           bailout=None):
-    """``method="adaptive-gk"``: see the module docstring.
+def adaptive(problem, segments, rule, max_evals, log, rtol, atol, bailout=None):
+    """Globally adaptive integration with ``rule``: see the module docstring.
 
-    ``bailout`` (a width in segment units, used by ``method="auto"``) stops an element
-    early, not converged, when its worst interval is that narrow and touches a segment
-    end.
+    Parameters
+    ----------
+    problem, segments
+        From ``_validate.prepare`` and ``_segments.build_segments``.
+    rule : _rules.FixedRule
+        Applied to every interval; its ``estimate`` decides where to bisect.
+    max_evals : int or None
+        Integrand evaluations per element (``DEFAULT_BUDGET`` when None).
+    log, rtol, atol
+        As in :func:`bayesquad.integrate`.
+    bailout : float, optional
+        A width in segment units (used by ``method="auto"``): stop an element early,
+        not converged, when its worst interval is that narrow and touches a segment end.
+
+    Returns
+    -------
+    IntegrationResult
+
+    Notes
+    -----
+    Capacity is fixed by the budget: the first pass costs ``count * n`` evaluations and
+    each bisection ``2n`` more, for an ``n``-node rule.
     """
-    rule = _rules.gauss_kronrod_rule(nodes or _DEFAULT_NODES)
-    budget = max_evals or _DEFAULT_BUDGET
+    budget = max_evals or DEFAULT_BUDGET
     count = segments.count
     # the first pass costs count*n evaluations, every bisection 2n more
     capacity = count + max(0, budget - count * rule.size) // (2 * rule.size)

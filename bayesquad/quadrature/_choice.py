@@ -19,12 +19,20 @@ posterior draws.
 """
 import numbers
 
-from bayesquad.quadrature import _tables
+from bayesquad.quadrature import _methods, _tables
 
-__all__ = ["Adaptive", "GaussHermite", "ADAPTIVE_METHODS"]
+__all__ = ["Adaptive", "GaussHermite", "ADAPTIVE_METHODS", "adaptive_methods"]
+
+
+def adaptive_methods():
+    """The methods of :func:`bayesquad.integrate` that :class:`Adaptive` offers: the
+    entries of the method table marked ``choice`` (read when asked, so a method
+    registered later is offered too)."""
+    return tuple(name for name, spec in _methods.METHODS.items() if spec.choice)
+
 
 #: The adaptive methods of :func:`bayesquad.integrate` (fixed rules are objects of their own)
-ADAPTIVE_METHODS = ("auto", "gauss-kronrod", "adaptive-gk", "tanh-sinh")
+ADAPTIVE_METHODS = adaptive_methods()
 
 
 def _positive_int(name, value, top):
@@ -55,8 +63,9 @@ class Adaptive:
 
     def __init__(self, method="auto", *, rtol=None, atol=None, max_evals=None,
                  max_levels=None):
-        if method not in ADAPTIVE_METHODS:
-            raise ValueError(f"Adaptive(method={method!r}): choose one of {ADAPTIVE_METHODS}; "
+        choices = adaptive_methods()
+        if method not in choices:
+            raise ValueError(f"Adaptive(method={method!r}): choose one of {choices}; "
                              f"a fixed rule is GaussLegendre(nodes, panels)")
         for name, value in (("rtol", rtol), ("atol", atol)):
             if value is not None and not (isinstance(value, numbers.Real) and value >= 0):

@@ -1,12 +1,11 @@
 """``cubature``: integrals over boxes in d >= 2 dimensions, with the ``integrate`` contract.
 
-The box is mapped axis by axis to the unit cube with the 1-D maps of
-:mod:`bayesquad.quadrature._segments` (affine for a finite axis, ``t/(1-t)``-type maps
+The box is mapped axis by axis to the unit cube with the 1-D map of
+:mod:`bayesquad.quadrature._coordinates` (affine for a finite axis, ``t/(1-t)``-type maps
 for an infinite one, with their Jacobians), so every rule works on ``[0, 1]^d`` and
 differentiating a sum on fixed unit nodes gives the derivatives with respect to finite
 limits for free. ``METHODS`` is the one table that validation and dispatch read.
 """
-import collections
 import numbers
 
 import numpy as np
@@ -15,12 +14,14 @@ from bayesquad._tf import tf
 from bayesquad.quadrature import _settings, _tables
 from bayesquad.quadrature._cubature_adaptive import DEFAULT_REGIONS, genz_malik
 from bayesquad.quadrature._cubature_rules import GenzMalik, ProductGaussLegendre, sobol_points
+from bayesquad.quadrature._coordinates import segment_map
 from bayesquad.quadrature._fixed import finalize
+from bayesquad.quadrature._methods import Method
 from bayesquad.quadrature._montecarlo import _seed
-from bayesquad.quadrature._segments import _map
 from bayesquad.quadrature._status import IntegrationResult, Status
 from bayesquad.quadrature._validate import (Problem, _check_positive_int, _check_tolerance,
-                                            _float_dtype_of, _resolve_dtype)
+                                            _float_dtype_of, _resolve_dtype, check_method,
+                                            check_unused_options)
 
 __all__ = ["AUTO_MAX_DIM", "METHODS", "cubature"]
 
@@ -62,7 +63,7 @@ class _Box:
         """``(g, bad)`` at unit nodes ``t`` (``[m] + batch + [d]``, or 1s for batch axes):
         ``g = f(x) * |dx/dt|`` (log mode: ``f + log|dx/dt|``), shape ``[m] + batch``."""
         tc = 1.0 - t if tc is None else tc
-        x, jac = _map(t, tc, self.lo, self.hi, self.tiny, self.may_inf, self.may_inf)
+        x, jac = segment_map(t, tc, self.lo, self.hi, self.tiny, self.may_inf, self.may_inf)
         m = tf.shape(t)[0]
         rest = tf.constant(self.batch_shape.as_list() + [self.dim], tf.int32)
         x = tf.broadcast_to(x, tf.concat([[m], rest], 0))
@@ -217,36 +218,28 @@ def _qmc(box, opts, log, rtol, atol):
     return value, error, tf.reduce_any(bad, 0), reps * per, None
 
 
-_Method = collections.namedtuple("_Method", ["options", "run", "summary"])
+# The same Method type as integrate's table; a runner here is
+# ``run(box, opts, log, rtol, atol) -> (value, error, bad, n_evals, failed)``.
 METHODS = {
-    "auto": _Method((), None, f"genz-malik for d <= {AUTO_MAX_DIM}, qmc above"),
-    "gauss-legendre": _Method(("nodes", "panels"), _product,
-                              "tensor-product composite Gauss-Legendre"),
-    "genz-malik": _Method(("max_evals",), _adaptive, "globally adaptive Genz-Malik"),
-    "adaptive": _Method(("max_evals",), _adaptive, "same as genz-malik"),
-    "qmc": _Method(("samples", "seed"), _qmc, "scrambled Sobol points"),
+    "auto": Method((), None, f"genz-malik for d <= {AUTO_MAX_DIM}, qmc above"),
+    "gauss-legendre": Method(("nodes", "panels"), _product,
+                             "tensor-product composite Gauss-Legendre"),
+    "genz-malik": Method(("max_evals",), _adaptive, "globally adaptive Genz-Malik"),
+    "adaptive": Method(("max_evals",), _adaptive, "same as genz-malik"),
+    "qmc": Method(("samples", "seed"), _qmc, "scrambled Sobol points"),
 }
 
 
 def _resolve(method, dim):
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method={method!r} is unknown; choose one of "
-                         f"{', '.join(repr(m) for m in METHODS)}")
+    check_method(METHODS, method)
     if method == "auto":
         return "genz-malik" if dim <= AUTO_MAX_DIM else "qmc"
     return method
 
 
 def _check_options(method, resolved, options, dim):
-    takes = METHODS[resolved].options
-    unused = [k for k, v in options.items() if v is not None and k not in takes]
-    if unused:
-        chose = f" (which runs {resolved!r} for d={dim})" if method != resolved else ""
-        takers = sorted({m for m, spec in METHODS.items() for k in unused if k in spec.options})
-        raise ValueError(
-            f"{', '.join(f'{k}=' for k in unused)} is not an option of method={method!r}"
-            f"{chose}, which takes {', '.join(f'{k}=' for k in takes) or 'no options'}; "
-            f"{'/'.join(repr(m) for m in takers)} take it")
+    chose = f" (which runs {resolved!r} for d={dim})" if method != resolved else ""
+    check_unused_options(METHODS, method, options, resolved, chose)
     _check_positive_int("max_evals", options["max_evals"])
     _check_positive_int("samples", options["samples"])
 

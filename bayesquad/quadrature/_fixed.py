@@ -58,22 +58,10 @@ def finalize(problem, segments, value, error, bad, n_evals, log, rtol, atol, fai
     return IntegrationResult(value, error, n_evals, tf.cast(status, tf.int32))
 
 
-_DEFAULTS = {"trapezoid": 256, "simpson": 256, "gauss-legendre": 32, "gauss-kronrod": 21}
-
-
-def make_rule(method, nodes, panels):
-    """The rule object and panel count of a fixed method, with defaults applied."""
-    if method == "trapezoid":
-        return _rules.trapezoid_rule(panels or _DEFAULTS[method]), 1
-    if method == "simpson":
-        return _rules.simpson_rule(panels or _DEFAULTS[method]), 1
-    if method == "gauss-legendre":
-        return _rules.gauss_legendre_rule(nodes or _DEFAULTS[method]), panels or 1
-    return _rules.gauss_kronrod_rule(nodes or _DEFAULTS[method]), panels or 1
-
-
-def fixed_quadrature(problem, segments, method, nodes, panels, log, rtol, atol):
-    rule, panels = make_rule(method, nodes, panels)
+def fixed_quadrature(problem, segments, rule, panels, log, rtol, atol):
+    """``rule`` (a ``_rules.FixedRule``) composite over ``panels`` on every segment, with
+    its own error estimate and a status per element (the fixed methods of
+    ``_methods.METHODS``)."""
     value, error, bad = rule_sum(problem, segments, rule, panels, log)
     n_evals = rule.size * panels * segments.count
     return finalize(problem, segments, value, error, bad, n_evals, log, rtol, atol)

@@ -13,6 +13,7 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import _tables
+from bayesquad.quadrature._coordinates import scaled_map
 
 __all__ = ["GaussLegendre", "MAX_BOX_NODES"]
 
@@ -143,7 +144,7 @@ class GaussLegendre:
             x, log_jac = lower + width * t, None
         else:
             tc = tf.reshape(tf.constant(tc_np, dtype), shape)
-            x, log_jac = _mapped_nodes(t, tc, lower, upper, tf.constant(self.scale, dtype))
+            x, log_jac = scaled_map(t, tc, lower, upper, tf.constant(self.scale, dtype))
         x = tf.broadcast_to(x, nodes)
         g = tf.convert_to_tensor(f(x, *args))
         if g.shape.rank is not None and g.shape != x.shape:
@@ -246,36 +247,8 @@ def box_nodes(t, tc, lower, upper, scale):
     for k in range(int(lower.shape[-1])):
         tk = tf.reshape(tf.constant(np.asarray(t)[:, k], dtype), shape)
         tck = tf.reshape(tf.constant(np.asarray(tc)[:, k], dtype), shape)
-        x, log_jac = _mapped_nodes(tk, tck, lower[..., k], upper[..., k],
-                                   tf.constant(scale, dtype))
+        x, log_jac = scaled_map(tk, tck, lower[..., k], upper[..., k],
+                                tf.constant(scale, dtype))
         xs.append(x)
         logs.append(log_jac)
     return tf.stack(xs, -1), tf.add_n(logs)
-
-
-def _mapped_nodes(t, tc, lower, upper, scale):
-    """Nodes ``x`` and ``log dx/du`` on each element's kind of range.
-
-    Finite ``[a, b]``: ``x = a + (b-a) u``. ``[a, inf)``: ``x = a + s u/(1-u)``, Jacobian
-    ``s/(1-u)^2``; ``(-inf, b]`` the mirror image; the line: ``x = s (u - (1-u))/(u (1-u))``,
-    Jacobian ``s (u^2 + (1-u)^2)/(u (1-u))^2``. ``1 - u`` is the exact complement ``tc``,
-    so nodes near ``u = 1`` keep their full distance from the end.
-    """
-    lo_inf, hi_inf = tf.math.is_inf(lower), tf.math.is_inf(upper)
-    zero = tf.zeros_like(lower)
-    lo = tf.where(lo_inf, zero, lower)  # keep inf out of unused branches and gradients
-    hi = tf.where(hi_inf, zero, upper)
-    width = tf.where(lo_inf | hi_inf, tf.ones_like(lower), hi - lo)
-    ratio = t / tc
-    x_finite = lo + width * t
-    x_upper = lo + scale * ratio
-    x_lower = hi - scale * ratio
-    x_line = scale * (t - tc) / (t * tc)
-    log_half = tf.math.log(scale) - 2.0 * tf.math.log(tc)
-    log_line = (tf.math.log(scale) + tf.math.log(t * t + tc * tc)
-                - 2.0 * tf.math.log(t * tc))
-    x = tf.where(lo_inf & hi_inf, x_line,
-                 tf.where(hi_inf, x_upper, tf.where(lo_inf, x_lower, x_finite)))
-    log_jac = tf.where(lo_inf & hi_inf, log_line,
-                       tf.where(lo_inf | hi_inf, log_half, tf.math.log(width) + zero * t))
-    return x, log_jac

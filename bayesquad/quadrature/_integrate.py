@@ -1,19 +1,14 @@
-"""The public entry point: validate, split into segments, dispatch to a method."""
+"""The public entry point: validate, split into segments, dispatch through the method
+table (``_methods.METHODS``)."""
 import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.quadrature import _settings
-from bayesquad.quadrature._adaptive import _DEFAULT_BUDGET, adaptive_gauss_kronrod
-from bayesquad.quadrature._fixed import fixed_quadrature
-from bayesquad.quadrature._montecarlo import monte_carlo
+from bayesquad.quadrature._methods import DEFAULT_BUDGET, METHODS
 from bayesquad.quadrature._segments import build_segments
-from bayesquad.quadrature._status import Status
-from bayesquad.quadrature._tanhsinh import tanh_sinh
 from bayesquad.quadrature._validate import prepare
 
 __all__ = ["integrate"]
-
-_FIXED = ("trapezoid", "simpson", "gauss-legendre", "gauss-kronrod")
 
 
 @tf.autograph.experimental.do_not_convert
@@ -53,7 +48,7 @@ def integrate(
     method : str
         ``"auto"`` (default), ``"trapezoid"``, ``"simpson"``, ``"gauss-legendre"``,
         ``"gauss-kronrod"``, ``"adaptive-gk"``, ``"tanh-sinh"``, ``"monte-carlo"`` or
-        ``"qmc"``.
+        ``"qmc"`` (the keys of the method table ``quadrature._methods.METHODS``).
     rtol, atol : float
         Convergence when ``error <= max(atol, rtol * |value|)``; ``rtol`` defaults to
         ``sqrt(eps)`` of the dtype. With ``log=True`` the test is
@@ -122,49 +117,9 @@ def integrate(
         method = "auto"
         rtol = reference.rtol
         atol = 0.0
-        nodes = panels = max_levels = None
-        max_evals = int(max(max_evals or 0, _DEFAULT_BUDGET) * reference.max_evals_factor)
+        budget = int(max(max_evals or 0, DEFAULT_BUDGET) * reference.max_evals_factor)
+        options.update(nodes=None, panels=None, max_levels=None, max_evals=budget)
     if rtol is None:
         rtol = float(np.sqrt(problem.eps))
     segments = build_segments(problem, log)
-    if method in _FIXED:
-        return fixed_quadrature(problem, segments, method, nodes, panels, log, rtol, atol)
-    if method == "adaptive-gk":
-        return adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol)
-    if method == "tanh-sinh":
-        return tanh_sinh(problem, segments, max_levels, log, rtol, atol)
-    if method in ("monte-carlo", "qmc"):
-        return monte_carlo(problem, segments, method, samples, seed, log, rtol, atol)
-    return _auto(problem, segments, nodes, max_evals, max_levels, log, rtol, atol)
-
-
-def _auto(problem, segments, nodes, max_evals, max_levels, log, rtol, atol):
-    """Adaptive Gauss–Kronrod, then tanh-sinh for the elements it could not converge.
-
-    Globally adaptive GK handles interior peaks, kinks and oscillation; tanh-sinh
-    handles endpoint singularities (x^-0.9, log x) that bisection reaches only slowly.
-    The second pass runs only when some element needs it.
-    """
-    first = adaptive_gauss_kronrod(problem, segments, nodes, max_evals, log, rtol, atol,
-                                   bailout=2.0**-10)
-    converged = int(Status.CONVERGED)
-    invalid = int(Status.INVALID_LIMITS)  # no other method can repair the inputs
-    need = tf.reduce_any(tf.not_equal(first.status, converged) & tf.not_equal(first.status, invalid))
-
-    def rescue():
-        second = tanh_sinh(problem, segments, max_levels, log, rtol, atol,
-                           skip_converged=False)
-        better = tf.equal(second.status, converged) | (
-            tf.not_equal(first.status, converged) & (second.error < first.error)
-        )
-        better &= tf.not_equal(first.status, invalid)
-        pick = lambda a, b: tf.where(better, b, a)  # noqa: E731
-        return (
-            pick(first.value, second.value),
-            pick(first.error, second.error),
-            first.n_evals + second.n_evals,
-            pick(first.status, second.status),
-        )
-
-    keep = lambda: tuple(first)  # noqa: E731
-    return type(first)(*tf.cond(need, rescue, keep))
+    return METHODS[method].run(problem, segments, options, log, rtol, atol)

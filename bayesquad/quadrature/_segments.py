@@ -3,7 +3,7 @@
 The range is split at the breakpoints into segments; every rule works on the unit
 interval of a segment, with nodes given as ``(t, tc)`` where ``tc = 1 - t`` is passed
 separately so nodes next to an endpoint keep full precision. Each segment is mapped to
-x affinely (finite), by ``x = lo + t/tc`` (``[lo, inf)``), ``x = hi - tc/t``
+x (``_coordinates.segment_map``) affinely (finite), by ``x = lo + t/tc`` (``[lo, inf)``), ``x = hi - tc/t``
 (``(-inf, hi]``) or ``x = (t - tc)/(4 t tc)`` (whole line). Composed with tanh-sinh the
 last two are exactly the exp-sinh and sinh-sinh rules.
 
@@ -20,6 +20,7 @@ reports ``log(intended/actual)`` per node so that a rule can correct for it, and
 import numpy as np
 
 from bayesquad._tf import tf
+from bayesquad.quadrature._coordinates import segment_map
 from tensorflow.python.ops import control_flow_util as _control_flow_util
 
 __all__ = ["Segments", "build_segments", "evaluate", "in_xla"]
@@ -109,40 +110,6 @@ def _select(seg, bounds, offset):
     return out
 
 
-def _map(t, tc, lo, hi, tiny, may_low_inf=True, may_high_inf=True):
-    """x and dx/dt for the four kinds of segment, chosen per element.
-
-    Every kind is one formula with per-element coefficients,
-    ``x = base(t) + c2 * t/tc + c3 * tc/t`` with ``base = A + c1 t`` (t < 1/2) or
-    ``B - c1 tc`` (t >= 1/2): finite ``[lo, hi]`` has A=lo, B=hi, c1=hi-lo; ``[lo, inf)``
-    has A=B=lo, c2=1; ``(-inf, hi]`` has A=B=hi, c3=-1; the line has c2=1/4, c3=-1/4.
-    The coefficients are selected once per element, so the per-node work and its
-    gradient stay small even when the limits are computed tensors.
-    """
-    if not (may_low_inf or may_high_inf):
-        width = hi - lo
-        return tf.where(t < 0.5, lo + width * t, hi - width * tc), width + 0.0 * t
-    lo_inf, hi_inf = tf.math.is_inf(lo), tf.math.is_inf(hi)
-    zero, one = tf.zeros_like(lo), tf.ones_like(lo)
-    lo_f = tf.where(lo_inf, zero, lo)  # keeps inf out of the unused branches' gradients
-    hi_f = tf.where(hi_inf, zero, hi)
-    finite = ~lo_inf & ~hi_inf
-    # [inf, inf] and [-inf, -inf] are empty ranges (lo == hi), not the whole line
-    empty = tf.equal(lo, hi)
-    c1 = tf.where(finite, hi_f - lo_f, zero)
-    anchor_a = tf.where(lo_inf, hi_f, lo_f)
-    anchor_b = tf.where(hi_inf, lo_f, hi_f)
-    c2 = tf.where(hi_inf & ~empty, tf.where(lo_inf, 0.25 * one, one), zero)
-    c3 = tf.where(lo_inf & ~empty, tf.where(hi_inf, -0.25 * one, -one), zero)
-    # The infinite maps need tc (or t) bounded away from 0 so x and dx/dt stay finite.
-    floor = tf.cast(np.sqrt(tiny), t.dtype)
-    tcs, ts = tf.maximum(tc, floor), tf.maximum(t, floor)
-    x = tf.where(t < 0.5, anchor_a + c1 * t, anchor_b - c1 * tc)
-    x = x + c2 * (ts / tcs) + c3 * (tcs / ts)
-    jac = c1 + c2 / (tcs * tcs) - c3 / (ts * ts)
-    return x, jac
-
-
 def _call(problem, x, xc=None):
     fx = problem.f(x, *problem.args) if xc is None else problem.f(x, xc, *problem.args)
     try:
@@ -208,7 +175,7 @@ def evaluate(problem, segments, seg, t, tc, log, offsets=False):
         ones = tf.ones([extra], tf.int32)
         t = tf.reshape(t, tf.concat([tf.shape(t), ones], 0))
         tc = tf.reshape(tc, tf.concat([tf.shape(tc), ones], 0))
-    x, jac = _map(t, tc, lo, hi, problem.tiny, segments.may_low_inf, segments.may_high_inf)
+    x, jac = segment_map(t, tc, lo, hi, problem.tiny, segments.may_low_inf, segments.may_high_inf)
     x = tf.broadcast_to(x, shape)
     if problem.complement or offsets:
         t_b, tc_b = tf.broadcast_to(t, shape), tf.broadcast_to(tc, shape)

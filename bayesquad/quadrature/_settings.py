@@ -10,7 +10,7 @@ import collections
 import contextlib
 import threading
 
-__all__ = ["ReferenceSettings", "current", "reference_settings"]
+__all__ = ["ReferenceSettings", "current", "current_reference", "reference_settings"]
 
 ReferenceSettings = collections.namedtuple("ReferenceSettings", ["rtol", "max_evals_factor"])
 _state = threading.local()
@@ -19,6 +19,23 @@ _state = threading.local()
 def current():
     """The active :class:`ReferenceSettings`, or None outside the context."""
     return getattr(_state, "settings", None)
+
+
+def current_reference():
+    """The :func:`reference_settings` in force, or None outside them.
+
+    Returns
+    -------
+    ReferenceSettings or None
+        ``(rtol, max_evals_factor)`` of the innermost active context.
+
+    Notes
+    -----
+    Read at trace time, as ``integrate`` reads it: code that approximates beyond its
+    integrals (a truncated window, a fixed Gauss–Hermite rule) asks it to switch those
+    parts to reference accuracy too.
+    """
+    return current()
 
 
 @contextlib.contextmanager

@@ -1,26 +1,14 @@
-"""Input checks for :func:`integrate`, kept apart from the numerical loops."""
+"""Input checks for :func:`integrate` and :func:`cubature`, kept apart from the numerical
+loops; which methods exist and what options they read comes from the method tables."""
 import numbers
 
 import numpy as np
 
 from bayesquad._tf import tf
+from bayesquad.quadrature import _methods
 
-__all__ = ["METHODS", "METHOD_OPTIONS", "Problem", "prepare"]
+__all__ = ["Problem", "check_method", "check_unused_options", "prepare"]
 
-# The options each method reads; an option given to a method that ignores it is an error
-# (a user passing samples= to a fixed rule would otherwise believe it was used).
-METHOD_OPTIONS = {
-    "auto": ("nodes", "max_evals", "max_levels"),
-    "trapezoid": ("panels",),
-    "simpson": ("panels",),
-    "gauss-legendre": ("nodes", "panels"),
-    "gauss-kronrod": ("nodes", "panels"),
-    "adaptive-gk": ("nodes", "max_evals"),
-    "tanh-sinh": ("max_levels",),
-    "monte-carlo": ("samples", "seed"),
-    "qmc": ("samples", "seed"),
-}
-METHODS = tuple(METHOD_OPTIONS)
 # tanh-sinh doubles its nodes per level: level 12 is ~10^5 nodes per segment end
 MAX_LEVELS = 12
 _FLOATS = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
@@ -105,17 +93,33 @@ def _check_positive_int(name, value, minimum=1, maximum=None):
         raise ValueError(f"{name}={value!r} is too large: at most {maximum}")
 
 
-def _check_options(method, options):
-    """Every given option must be one the method reads, with a sane value."""
-    given = [k for k, v in options.items() if v is not None]
-    unused = [k for k in given if k not in METHOD_OPTIONS[method]]
+def check_method(table, method):
+    """``ValueError`` unless ``method`` is a key of the method ``table``."""
+    if not isinstance(method, str) or method not in table:
+        raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(table)}")
+
+
+def check_unused_options(table, method, options, resolved=None, note=""):
+    """Every given option must be one the method reads.
+
+    A user passing ``samples=`` to a fixed rule would otherwise believe it was used.
+    ``resolved`` is the entry whose options count when ``method`` stands for another
+    (cubature's ``"auto"``), ``note`` says so in the message.
+    """
+    takes = table[resolved or method].options
+    unused = [k for k, v in options.items() if v is not None and k not in takes]
     if unused:
-        takers = sorted({m for m, opts in METHOD_OPTIONS.items() for k in unused if k in opts})
+        takers = sorted({m for m, spec in table.items() for k in unused if k in spec.options})
         raise ValueError(
-            f"{', '.join(f'{k}=' for k in unused)} is not an option of method={method!r}, "
-            f"which takes {', '.join(f'{k}=' for k in METHOD_OPTIONS[method]) or 'no options'}"
+            f"{', '.join(f'{k}=' for k in unused)} is not an option of method={method!r}"
+            f"{note}, which takes {', '.join(f'{k}=' for k in takes) or 'no options'}"
             f"; {'/'.join(repr(m) for m in takers)} use{'s' if len(takers) == 1 else ''} it"
         )
+
+
+def _check_options(method, options):
+    """The given options are the method's own (``_methods.METHODS``), with sane values."""
+    check_unused_options(_methods.METHODS, method, options)
     for key in ("nodes", "panels", "max_evals", "samples"):
         _check_positive_int(key, options.get(key))
     _check_positive_int("max_levels", options.get("max_levels"), minimum=2,
@@ -127,8 +131,7 @@ def prepare(f, lower, upper, args, points, method, rtol, atol, options, dtype,
     """Validate and convert; returns a :class:`Problem`."""
     if not callable(f):
         raise TypeError(f"f must be callable as f(x, *args); got {type(f).__name__}")
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    check_method(_methods.METHODS, method)
     if not isinstance(complement, bool):
         raise TypeError(f"complement={complement!r} must be True or False")
     if not isinstance(args, (tuple, list)):

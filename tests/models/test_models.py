@@ -5,7 +5,6 @@ The references (model_references.py) are numpy/scipy only: closed forms for W1, 
 scipy/numpy integrations with their own error control for W3, W4 and W6.
 """
 import importlib.util
-import inspect
 import os
 import sys
 
@@ -85,9 +84,7 @@ def _statuses(dist, value):
         dist = dist.distribution
     if hasattr(dist, "components"):  # a Mixture: each component's normaliser
         return tf.concat([_statuses(c, value) for c in dist.components], 0)
-    fn = dist.quadrature_status
-    takes_value = bool(inspect.signature(fn).parameters)
-    return tf.reshape(fn(value) if takes_value else fn(), [-1])
+    return tf.reshape(dist.quadrature_status(value), [-1])
 
 
 # ---- interface ---------------------------------------------------------------------------
