@@ -38,8 +38,7 @@ KNOWN = {
     ("bayesquad.inference._cache", "bayesquad.quadrature._settings"),
     ("bayesquad.inference._planning", "bayesquad.distributions._plans"),
     ("bayesquad.inference._sample", "bayesquad.distributions._plans"),
-    # the quadrature check evaluates log densities and statuses per draw chunk itself
-    ("bayesquad.diagnostics._quadrature_check", "bayesquad.inference._model"),
+    # the quadrature check re-applies the run's quadrature plans
     ("bayesquad.diagnostics._quadrature_check", "bayesquad.distributions._plans"),
 }
 

@@ -52,7 +52,7 @@ def reach(dim, tail=TAIL):
     return float(chi2.isf(tail, dim))
 
 
-def evaluate(working, layout, obs, obs_t, z, reference=False):
+def evaluate(target, z, reference=False):
     """``(log density [n], statuses [n, k])`` at the rows of ``z``.
 
     Evaluated as the diagnostics' quadrature check does (the same walk to the integrals'
@@ -63,12 +63,12 @@ def evaluate(working, layout, obs, obs_t, z, reference=False):
     from bayesquad.diagnostics import _quadrature_check as qc  # the check's own walk
     from bayesquad.quadrature import reference_settings
     z = np.asarray(z)
-    chunk = qc._chunk_size(len(z), obs)
+    chunk = qc._chunk_size(len(z), target)
     if reference:
         with reference_settings(rtol=REFERENCE_RTOL, max_evals_factor=8):
-            lp, st = qc._evaluate(working, layout, obs_t, z, chunk)
+            lp, st = qc._evaluate(target, z, chunk)
     else:
-        lp, st = qc._evaluate(working, layout, obs_t, z, chunk)
+        lp, st = qc._evaluate(target, z, chunk)
     return np.asarray(lp, np.float64), np.asarray(st).reshape(len(z), -1)
 
 
@@ -121,8 +121,6 @@ def probe_posterior(target, seed, n_laplace, also=None):
     # pylint: disable=import-outside-toplevel
     from bayesquad._tf import tf
     from bayesquad.inference import find_map
-    working, layout, obs, obs_t = (target.working_model, target.layout, target.observed,
-                                   target.observed_tensors)
     dim = target.dim
     also = np.zeros((0, dim)) if also is None else np.asarray(also)
     try:
@@ -139,7 +137,7 @@ def probe_posterior(target, seed, n_laplace, also=None):
             probe.laplace_z = rng.multivariate_normal(z, cov, size=int(n_laplace)).astype(
                 z.dtype)
             points = np.concatenate([points, probe.laplace_z])
-        lp, status = evaluate(working, layout, obs, obs_t, points)
+        lp, status = evaluate(target, points)
         probe.lp_map, probe.status_map = float(lp[0]), status[0]
         if probe.laplace_z is not None:
             probe.laplace_status = status[1:]
@@ -148,8 +146,7 @@ def probe_posterior(target, seed, n_laplace, also=None):
         not probe.map_ok or (probe.laplace_status is not None and np.any(probe.laplace_status)))
     if len(also) or in_posterior:
         try:
-            lp_ref, st_ref = evaluate(working, layout, obs, obs_t,
-                                      ref_points.astype(layout.dtype.as_numpy_dtype),
+            lp_ref, st_ref = evaluate(target, ref_points.astype(target.dtype.as_numpy_dtype),
                                       reference=True)
         except (ValueError, TypeError, tf.errors.OpError) as err:
             probe.ref_error = _one_line(err)
@@ -284,13 +281,13 @@ def _log_prob_and_gradient(target, zs):
     return lps, grads, errors
 
 
-def _statuses(working, layout, obs, obs_t, zs):
+def _statuses(target, zs):
     """``(log densities [n], statuses [n, k])`` per draw (``k`` may be 0), and a message.
 
     The message (and None, None) when the statuses could not be read.
     """
     try:
-        lp, st = evaluate(working, layout, obs, obs_t, zs)
+        lp, st = evaluate(target, zs)
     except Exception as err:  # noqa: BLE001 -- report, do not crash: the rest still informs
         return None, None, f"statuses unavailable ({type(err).__name__}: {_folded(err)[:200]})"
     return lp, st, None
@@ -572,8 +569,7 @@ def prior_check(model, observed, *, draws=20, seed=0, jit=True, cost=True, echo=
     from bayesquad._tf import tf  # pylint: disable=import-outside-toplevel
     from bayesquad.inference import Target  # pylint: disable=import-outside-toplevel
     target = Target(model, observed, seed=seed)
-    working, layout, obs, obs_t = (target.working_model, target.layout, target.observed,
-                                   target.observed_tensors)
+    layout = target.layout
     lines = []
 
     def say(line):
@@ -588,7 +584,7 @@ def prior_check(model, observed, *, draws=20, seed=0, jit=True, cost=True, echo=
     say("")
     values, zs = _prior_points(target, draws, seed)
     lps, grads, errors = _log_prob_and_gradient(target, zs)
-    lps_qc, status, status_note = _statuses(working, layout, obs, obs_t, zs)
+    lps_qc, status, status_note = _statuses(target, zs)
     finite = np.isfinite(lps) & np.array([e is None for e in errors])
     grad_ok = finite & np.all(np.isfinite(grads), axis=1)
     say(f"  log density   finite at {int(finite.sum())} of {draws} draws")

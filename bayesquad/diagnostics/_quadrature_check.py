@@ -13,7 +13,7 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
 from bayesquad.distributions import _plans
-from bayesquad.inference import Target, _model, plans_from_attrs
+from bayesquad.inference import Target, plans_from_attrs
 from bayesquad.quadrature import Status, reference_settings
 
 __all__ = ["QUADRATURE", "quadrature", "quadrature_check", "quadrature_result"]
@@ -25,94 +25,21 @@ __all__ = ["QUADRATURE", "quadrature", "quadrature_check", "quadrature_result"]
 _CHUNK_OBSERVATIONS = 4096
 
 
-def _static_rank(shape):
-    size = tf.get_static_value(tf.size(shape))
-    return None if size is None else int(size)
+def _chunk_size(n_draws, target):
+    return int(min(n_draws, max(1, _CHUNK_OBSERVATIONS // target.num_observations())))
 
 
-def _sample_dims_first(dist, x):
-    """Rearrange the value of ``tfd.Sample(inner, sample_shape)`` for ``inner``.
-
-    ``x`` is ``[lead..., sample..., event...]`` with ``lead`` the trailing part of the
-    batch; ``inner`` needs ``[sample..., 1..., lead..., event...]`` so that the sample dims
-    sit left of (and do not collide with) its batch, e.g. the batch of posterior draws.
-    """
-    inner = dist.distribution
-    s_rank = _static_rank(dist.sample_shape)
-    e_rank = inner.event_shape.rank
-    b_rank = inner.batch_shape.rank
-    rank = x.shape.rank
-    if not s_rank or None in (e_rank, b_rank, rank):
-        return x
-    l_rank = rank - s_rank - e_rank
-    if l_rank < 0:
-        return x
-    perm = (list(range(l_rank, l_rank + s_rank)) + list(range(l_rank))
-            + list(range(l_rank + s_rank, rank)))
-    x = tf.transpose(x, perm)
-    shape = tf.shape(x)
-    ones = tf.ones([max(0, b_rank - l_rank)], tf.int32)
-    return tf.reshape(x, tf.concat([shape[:s_rank], ones, shape[s_rank:]], 0))
-
-
-def _status_tensors(model, layout, obs, z):
-    """Flat list of int32 status tensors of every distribution that reports one."""
-    values = dict(zip(layout.names, tf.nest.flatten(_model.constrain(model, layout, obs, z))))
-    values.update(obs)
-    dists, _ = model.sample_distributions(seed=(0, 0), **values)
-    by_name = _model._by_name(model, dists)  # pylint: disable=protected-access
-    out = []
-    for name, dist in by_name.items():
-        out.extend(_statuses_within(dist, tf.convert_to_tensor(values[name])))
-    return out
-
-
-def _statuses_within(dist, x):
-    """Statuses of ``dist`` or of the integral-defined distributions it is built from.
-
-    Walks ``Independent``/``Sample`` wrappers and mixture components (``tfd.Mixture``'s
-    ``components``, ``MixtureSameFamily``'s ``components_distribution``), where W1's
-    normalised shapes live.
-    """
-    fn = getattr(dist, "quadrature_status", None)
-    if fn is not None:
-        # the one protocol (distributions._mixins.QuadratureStatusMixin): pass the value;
-        # a distribution whose integrals do not depend on it ignores it
-        status = fn(x)
-        return [tf.reshape(tf.cast(status, tf.int32), [-1])]  # counts only: order is moot
-    if isinstance(dist, _model._WRAPPERS[1]):  # pylint: disable=protected-access
-        return _statuses_within(dist.distribution, _sample_dims_first(dist, x))
-    if hasattr(dist, "distribution"):
-        return _statuses_within(dist.distribution, x)
-    out = []
-    for component in getattr(dist, "components", None) or ():
-        out.extend(_statuses_within(component, x))
-    inner = getattr(dist, "components_distribution", None)
-    if inner is not None:
-        # the components' batch has one more axis than x: statuses are counts, so the
-        # value-dependent ones see x broadcast against it
-        out.extend(_statuses_within(inner, x[..., None]))
-    return out
-
-
-def _chunk_size(n_draws, obs):
-    return int(min(n_draws, max(1, _CHUNK_OBSERVATIONS // _model.num_observations(obs))))
-
-
-def _evaluate(model, layout, obs_t, z, chunk):
+def _evaluate(target, z, chunk):
     """Log densities at the rows of ``z`` and all integral statuses (flat).
 
     The rows are evaluated ``chunk`` at a time (bounded memory); one function is traced
     per call and reused for every chunk, the last one padded to the same size.
     """
-    def flat_statuses(zz):
-        return tf.concat([tf.zeros([0], tf.int32)] + _status_tensors(model, layout, obs_t, zz), 0)
-
     @tf.function(autograph=False)
-    def run(zz, obs):
-        lp = _model.log_prob_fn(model, layout, obs)(zz)
+    def run(zz):
+        lp = target.log_prob(zz)
         # per draw, so the padding rows' statuses can be dropped
-        st = tf.map_fn(flat_statuses, zz, fn_output_signature=tf.int32)
+        st = tf.map_fn(target.quadrature_statuses, zz, fn_output_signature=tf.int32)
         return lp, st
     logger = tf.get_logger()
     level = logger.level
@@ -124,7 +51,7 @@ def _evaluate(model, layout, obs_t, z, chunk):
             n = len(rows)
             if n < chunk:  # same shape as the other chunks: no retrace
                 rows = np.concatenate([rows, np.repeat(rows[-1:], chunk - n, axis=0)])
-            lp, st = run(tf.constant(rows), obs_t)
+            lp, st = run(tf.constant(rows))
             lps.append(lp.numpy()[:n])
             sts.append(st.numpy()[:n].ravel())
     finally:
@@ -186,16 +113,15 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     single chunk does not fit; a single draw of a very large data set may still not.
     """
     target = model if isinstance(model, Target) else Target(model, observed, seed=seed)
-    model, layout, obs = target.working_model, target.layout, target.observed
-    obs_t = target.observed_tensors
+    layout = target.layout
     missing = [n for n in layout.names if n not in datatree.posterior]
     if missing:
         raise ValueError(f"the DataTree's posterior lacks {missing}: pass the model that "
                          f"produced it")
     values, where = _subsample(datatree, layout, int(draws), seed)
-    z = _model.unconstrain(model, layout, obs_t, values).numpy()
+    z = target.unconstrain(values).numpy()
     if chunk_draws is None:
-        chunk = _chunk_size(len(z), obs)
+        chunk = _chunk_size(len(z), target)
     elif int(chunk_draws) >= 1:
         chunk = min(int(chunk_draws), len(z))
     else:
@@ -203,10 +129,10 @@ def quadrature_check(datatree, model, observed, *, draws=20, tolerance=0.01, rto
     # the run's own rules: the quadrature plans it sampled with, where it had any
     plans = plans_from_attrs(datatree.attrs)
     with _plans.applying(plans):
-        lp, status = _evaluate(model, layout, obs_t, z, chunk)
+        lp, status = _evaluate(target, z, chunk)
     try:
         with reference_settings(rtol=rtol, max_evals_factor=max_evals_factor):
-            lp_ref, status_ref = _evaluate(model, layout, obs_t, z, chunk)
+            lp_ref, status_ref = _evaluate(target, z, chunk)
     except (ValueError, TypeError, tf.errors.OpError) as err:
         return quadrature_result(float("nan"), tolerance, {
             "not_run": "reference_failed", "error": f"{type(err).__name__}: {err}"})

@@ -2,7 +2,7 @@
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.inference import _model
+from bayesquad.inference import _model, _statuses
 
 __all__ = ["Target", "as_target"]
 
@@ -102,6 +102,14 @@ class Target:
         fn = _model.pointwise_log_likelihood_fn(self._working, self.layout,
                                                 self.observed_tensors)
         return fn(tf.convert_to_tensor(z, self.dtype))
+
+    def quadrature_statuses(self, z):
+        """int32 status codes ``[k]`` of every integral in the model at one point ``z [D]``
+        (``bayesquad.Status``; ``k`` may be 0), found through wrappers and mixtures in
+        each distribution's ``quadrature_status()``."""
+        z = tf.convert_to_tensor(z, self.dtype)
+        parts = _statuses.status_tensors(self._working, self.layout, self.observed_tensors, z)
+        return tf.concat([tf.zeros([0], tf.int32)] + parts, 0)
 
     # -- spaces ----------------------------------------------------------------------------
     def constrain(self, z):

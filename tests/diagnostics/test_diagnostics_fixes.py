@@ -1,5 +1,6 @@
 """Regression tests: chunked quadrature check, tfd.Sample statuses, LOO on one term."""
 import math
+import types
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import tensorflow_probability as tfp
 from bayesquad.diagnostics import _quadrature_check as Q
 from bayesquad.diagnostics import diagnose, quadrature_check
 from bayesquad.diagnostics._loo import loo_check as _loo_check
-from bayesquad.inference import _model
+from bayesquad.inference import Target, _model
+from bayesquad.inference._statuses import status_tensors
 
 tfd = tfp.distributions
 N_OBS = 50
@@ -41,11 +43,8 @@ def test_sample_wrapped_integrals_report_statuses(sample_fit):
     assert c.passed, c.message
     assert f"of {20 * N_OBS} integrals" in c.message
     # the batched path: the observed [n] must not collide with the draws' batch [20]
-    m = _model.working_model(model)
-    layout, obs = _model.make_layout(m, observed, 0)
-    obs_t = {k: tf.constant(v) for k, v in obs.items()}
-    st = Q._status_tensors(m, layout, obs_t, tf.zeros([20, 1], tf.float64))
-    assert sum(int(s.shape[0]) for s in st) == 20 * N_OBS
+    st = Target(model, observed).quadrature_statuses(tf.zeros([20, 1], tf.float64))
+    assert int(st.shape[0]) == 20 * N_OBS
 
 
 def test_check_is_chunked_with_one_trace_per_setting(sample_fit, monkeypatch):
@@ -70,9 +69,11 @@ def test_check_is_chunked_with_one_trace_per_setting(sample_fit, monkeypatch):
 
 
 def test_default_chunk_bounds_draws_times_observations():
-    assert Q._chunk_size(20, {"t": np.zeros(50)}) == 20
-    assert Q._chunk_size(20, {"t": np.zeros(1000)}) == Q._CHUNK_OBSERVATIONS // 1000
-    assert Q._chunk_size(20, {"t": np.zeros(5000)}) == 1  # one draw at a time, not zero
+    def observing(n):
+        return types.SimpleNamespace(num_observations=lambda: n)
+    assert Q._chunk_size(20, observing(50)) == 20
+    assert Q._chunk_size(20, observing(1000)) == Q._CHUNK_OBSERVATIONS // 1000
+    assert Q._chunk_size(20, observing(5000)) == 1  # one draw at a time, not zero
 
 
 def test_loo_on_a_single_pointwise_term_is_not_applicable():
@@ -114,12 +115,13 @@ def test_mixture_components_report_statuses():
         yield tfd.Sample(mix, 20, name="x")
     model = tfd.JointDistributionCoroutine(m)
     x = np.linspace(1.0, 9.0, 20)
-    layout, obs = _model.make_layout(model, {"x": x})
-    obs_t = {"x": tf.constant(obs["x"])}
-    z = _model.unconstrain(model, layout, obs_t, {"mu": np.float64(5.0)})[None]
-    statuses = Q._status_tensors(model, layout, obs_t, z)
+    target = Target(model, {"x": x})
+    z = target.unconstrain({"mu": np.float64(5.0)})[None]
+    statuses = status_tensors(target.working_model, target.layout, target.observed_tensors, z)
     assert len(statuses) == 2  # one per Normalized component
     assert all(int(tf.reduce_max(s)) == int(bayesquad.Status.CONVERGED) for s in statuses)
+    flat = target.quadrature_statuses(z[0])
+    assert int(tf.size(flat)) == sum(int(tf.size(s)) for s in statuses)
 
 
 def test_loo_results_travel_in_the_check(monkeypatch):
