@@ -26,21 +26,10 @@ LAYERS = {"quadrature": 1, "distributions": 2, "inference": 3, "diagnostics": 4,
 #: Private modules of the package root that every layer may import.
 SHARED = {"bayesquad._tf", "bayesquad._xla_env"}
 
-#: Violations that exist today, each ``(importing module, private module or name it
-#: imports)``: other
-#: changes of issue 12 remove them. The list may only shrink: a violation not listed fails,
-#: and so does an entry that no longer occurs (delete its line when you fix it).
-KNOWN = {
-    # distributions reach into quadrature's private modules (rules as objects, issue 12 item 3)
-    ("bayesquad.distributions._box", "bayesquad.quadrature._frozen"),
-    # inference reaches into the quadrature plans and settings
-    ("bayesquad.inference._cache", "bayesquad.distributions._plans"),
-    ("bayesquad.inference._cache", "bayesquad.quadrature._settings"),
-    ("bayesquad.inference._planning", "bayesquad.distributions._plans"),
-    ("bayesquad.inference._sample", "bayesquad.distributions._plans"),
-    # the quadrature check re-applies the run's quadrature plans
-    ("bayesquad.diagnostics._quadrature_check", "bayesquad.distributions._plans"),
-}
+#: Violations allowed, each ``(importing module, private module or name it imports)``:
+#: none since issue 12. Keep it so: a violation not listed fails, and so does an entry that
+#: no longer occurs.
+KNOWN = set()
 
 
 def _module_name(path):

@@ -12,7 +12,7 @@ import numpy as np
 
 from bayesquad._tf import tf
 from bayesquad.diagnostics._verdict import Check
-from bayesquad.distributions import _plans
+from bayesquad.distributions import plans as _plans
 from bayesquad.inference import Target, plans_from_attrs
 from bayesquad.quadrature import Status, reference_settings
 

@@ -10,8 +10,8 @@ from bayesquad.distributions import _common as C
 from bayesquad.distributions import _plans
 from bayesquad.distributions._maps import interval_bijector
 from bayesquad.distributions._mixins import QuadratureStatusMixin, UserFunctionMixin
-from bayesquad.quadrature import Adaptive, GaussLegendre, cubature, methods, scaled_map
-from bayesquad.quadrature._frozen import MAX_BOX_NODES
+from bayesquad.quadrature import (MAX_BOX_NODES, Adaptive, GaussLegendre, cubature, methods,
+                                  scaled_map)
 
 tfb = tfp.bijectors
 

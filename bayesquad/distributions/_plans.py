@@ -89,7 +89,13 @@ def plan_key(kind, *functions):
 
 @contextlib.contextmanager
 def recording():
-    """Collect ``{key: candidates}`` from every plannable integral computed inside."""
+    """Collect the candidate plans of every plannable integral computed inside.
+
+    Yields
+    ------
+    dict
+        ``{key: [Plan, ...]}``, cheapest candidate first, filled as integrals are traced.
+    """
     previous = getattr(_state, "recorded", None)
     _state.recorded = {}
     try:
@@ -100,7 +106,14 @@ def recording():
 
 @contextlib.contextmanager
 def applying(plans):
-    """Evaluate the integrals whose keys ``plans`` names by their plans' frozen rules."""
+    """Evaluate the integrals whose keys ``plans`` names by their plans' frozen rules.
+
+    Parameters
+    ----------
+    plans : dict or None
+        ``{key: Plan}`` (e.g. from ``bayesquad.inference.plans_from_attrs``); an integral
+        whose key is absent is computed as configured.
+    """
     previous = getattr(_state, "plans", None)
     _state.plans = dict(plans or {})
     try:
@@ -110,7 +123,14 @@ def applying(plans):
 
 
 def active_key():
-    """A hashable summary of the plans in force (for caches of compiled functions)."""
+    """A hashable summary of the plans in force, or None.
+
+    Returns
+    -------
+    tuple or None
+        Part of the key of every cache of compiled functions: a function traced under
+        other plans computes other integrals.
+    """
     plans = getattr(_state, "plans", None)
     return tuple(sorted(plans.items())) if plans else None
 

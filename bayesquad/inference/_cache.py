@@ -13,18 +13,15 @@ _CACHE = weakref.WeakKeyDictionary()
 
 def reference_settings_now():
     """The active reference settings of the quadrature core, or None."""
-    try:
-        from bayesquad.quadrature import _settings  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return None
-    return _settings.current()
+    from bayesquad.quadrature import current_reference  # pylint: disable=import-outside-toplevel
+    return current_reference()
 
 
 def cached(model, key, build):
     """``build()`` once per ``(model, key, reference settings, quadrature plans in force)``;
     models die with their cache."""
-    from bayesquad.distributions import _plans  # pylint: disable=import-outside-toplevel
-    key = (key, reference_settings_now(), _plans.active_key())
+    from bayesquad.distributions import plans  # pylint: disable=import-outside-toplevel
+    key = (key, reference_settings_now(), plans.active_key())
     try:
         per_model = _CACHE.setdefault(model, {})
     except TypeError:  # unhashable or not weak-referenceable model: no caching

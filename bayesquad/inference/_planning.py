@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.distributions import _plans
+from bayesquad.distributions import plans as _plans
 from bayesquad.inference import _model
 from bayesquad.quadrature import reference_settings
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from bayesquad._tf import tf
-from bayesquad.distributions import _plans
+from bayesquad.distributions import plans as _plans
 from bayesquad.inference import (
     _chains,
     _checkpoint,

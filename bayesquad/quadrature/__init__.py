@@ -7,7 +7,7 @@ from bayesquad.quadrature._coordinates import (
     unit_map_inverse,
 )
 from bayesquad.quadrature._cubature import cubature
-from bayesquad.quadrature._frozen import GaussLegendre
+from bayesquad.quadrature._frozen import MAX_BOX_NODES, GaussLegendre
 from bayesquad.quadrature._integrate import integrate
 from bayesquad.quadrature._methods import methods
 from bayesquad.quadrature._settings import current_reference, reference_settings
@@ -30,6 +30,7 @@ __all__ = [
     "GaussLegendre",
     "KRONROD_SIZES",
     "IntegrationResult",
+    "MAX_BOX_NODES",
     "Status",
     "cubature",
     "current_reference",
