@@ -78,7 +78,7 @@ def _line_search(fun, x, f, g, d, active):
 
 
 def minimize_batch(fun, x0, *, tolerance=1e-8, max_iterations=500, history=20,
-                   f_relative_tolerance=1e-15):
+                   f_relative_tolerance=1e-15, initial=None):
     """Minimise K independent functions of D variables, evaluated together.
 
     Parameters
@@ -95,6 +95,8 @@ def minimize_batch(fun, x0, *, tolerance=1e-8, max_iterations=500, history=20,
     f_relative_tolerance : float
         A problem also stops (converged) when an iteration changes its value by less than
         this, relative to the value: progress below rounding.
+    initial : tuple, optional
+        ``fun(x0)`` if the caller has it already (counted as one evaluation).
 
     Returns
     -------
@@ -108,7 +110,7 @@ def minimize_batch(fun, x0, *, tolerance=1e-8, max_iterations=500, history=20,
     """
     x = np.array(x0, np.float64)
     k, dim = x.shape
-    f, g = fun(x)
+    f, g = fun(x) if initial is None else initial
     calls = 1
     converged = np.isfinite(f) & (np.max(np.abs(g), -1) <= tolerance)
     failed = ~(np.isfinite(f) & np.all(np.isfinite(g), -1))

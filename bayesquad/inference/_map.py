@@ -11,7 +11,7 @@ from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
 from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached
 
-__all__ = ["MapResult", "find_map", "map_unconstrained"]
+__all__ = ["MapResult", "fd_hessians", "find_map", "map_unconstrained", "name_bounds"]
 
 _RESTARTS = 5
 
@@ -92,19 +92,33 @@ def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):
     return z.astype(dtype), success, str(res.message), nit, nfev
 
 
-def _fd_hessian(value_and_grad, z, rel_step=1e-5):
-    """Hessian of ``log p`` by central differences of the exact gradient (2 D gradients).
+def fd_hessians(value_and_grad, z, rel_step=1e-5):
+    """Hessians ``[K, D, D]`` of ``log p`` at the rows of ``z`` (``[K, D]``), by central
+    differences of the exact gradient: 2 D calls of ``value_and_grad`` on ``[K, D]``.
 
     Relative accuracy ~1e-6 (truncation h^2 against rounding eps/h), ample for a Laplace
     covariance or an initial metric, and no second compilation.
     """
-    dim = z.size
     h = rel_step * np.maximum(1.0, np.abs(z))
-    points = np.concatenate([z + np.diag(h), z - np.diag(h)]).astype(z.dtype)
-    _, grads = value_and_grad(points)
-    grads = np.asarray(grads, np.float64)
-    hess = (grads[:dim] - grads[dim:]) / (2.0 * h[:, None])
-    return 0.5 * (hess + hess.T)
+    rows = []
+    for j in range(z.shape[-1]):
+        step = np.zeros_like(z)
+        step[:, j] = h[:, j]
+        _, up = value_and_grad(z + step)
+        _, down = value_and_grad(z - step)
+        rows.append((np.asarray(up, np.float64) - np.asarray(down, np.float64))
+                    / (2.0 * h[:, j:j + 1]))
+    hess = np.stack(rows, axis=1)
+    return 0.5 * (hess + np.swapaxes(hess, 1, 2))
+
+
+def name_bounds(layout):
+    """``((name, start, stop), ...)``: which slice of the flat vector is which variable."""
+    bounds, start = [], 0
+    for n, s in zip(layout.names, layout.sizes):
+        bounds.append((n, start, start + s))
+        start += s
+    return tuple(bounds)
 
 
 def map_unconstrained(model, layout, obs, *, starts, max_iterations=500, tolerance=1e-8,
@@ -141,7 +155,7 @@ def map_unconstrained(model, layout, obs, *, starts, max_iterations=500, toleran
     for idx in np.argsort(-values, kind="stable"):
         if not np.isfinite(values[idx]) and candidates:
             break
-        cov, hess_msg = laplace_covariance(-_fd_hessian(value_and_grad, positions[idx]))
+        cov, hess_msg = laplace_covariance(-fd_hessians(value_and_grad, positions[idx][None])[0])
         candidates.append((int(idx), cov, hess_msg))
         if conv[idx] and not hess_msg:
             break
@@ -267,10 +281,6 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     point = _model.constrain(model, layout, obs_t, z)
     params = {n: np.asarray(v) for n, v in zip(layout.names, tf.nest.flatten(point))}
-    bounds, start = [], 0
-    for n, s in zip(layout.names, layout.sizes):
-        bounds.append((n, start, start + s))
-        start += s
     draws = None
     if laplace_draws and np.all(np.isfinite(cov)):
         rng = np.random.default_rng(seed)
@@ -288,4 +298,4 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
                                "seed": int(seed), "tolerance": float(tolerance)})
     return MapResult(params=params, unconstrained=z, covariance=cov, log_prob=lp,
                      converged=converged, message=message, num_iterations=n_iter,
-                     num_evaluations=n_eval, names=tuple(bounds), datatree=dt)
+                     num_evaluations=n_eval, names=name_bounds(layout), datatree=dt)

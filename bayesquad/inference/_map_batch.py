@@ -7,11 +7,11 @@ from bayesquad._tf import tf
 from bayesquad.inference import _datatree, _model
 from bayesquad.inference._cache import cached
 from bayesquad.inference._lbfgs_batch import minimize_batch
-from bayesquad.inference._map import MapResult, _check_options, laplace_covariance
+from bayesquad.inference._map import (MapResult, _check_options, fd_hessians,
+                                      laplace_covariance, name_bounds)
 
 __all__ = ["find_map_batch"]
 
-_REL_STEP = 1e-5  # central differences of the exact gradient, as find_map's Hessian
 
 
 def _stack_observed(model, observed):
@@ -28,7 +28,8 @@ def _stack_observed(model, observed):
     k = next(iter(sizes.values()))
     if k < 1:
         raise ValueError("observed holds no data set (leading axis of length 0)")
-    obs0 = _model._check_observed(model, {n: v[0] for n, v in arrays.items()})  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access
+    obs0 = _model._check_observed(model, {n: v[0] for n, v in arrays.items()})
     batch = {n: arrays[n].astype(obs0[n].dtype) for n in obs0}
     return obs0, batch, int(k)
 
@@ -79,22 +80,6 @@ def _compiled_value_and_grad(model, layout, data_batches, jit):
         return tf.function(value_and_grad, jit_compile=bool(jit), autograph=False)
     return cached(model, ("map_batch_value_and_grad", layout, bool(data_batches), bool(jit)),
                   build)
-
-
-def _fd_hessians(value_and_grad, z):
-    """Hessians ``[K, D, D]`` of every log density at its ``z[k]``, by central differences
-    of the exact gradient (as :func:`find_map`'s): 2 D batched calls."""
-    dim = z.shape[-1]
-    h = _REL_STEP * np.maximum(1.0, np.abs(z))
-    cols = []
-    for j in range(dim):
-        step = np.zeros_like(z)
-        step[:, j] = h[:, j]
-        _, up = value_and_grad(z + step)
-        _, down = value_and_grad(z - step)
-        cols.append((up - down) / (2.0 * h[:, j:j + 1]))
-    hess = np.stack(cols, axis=1)
-    return 0.5 * (hess + np.swapaxes(hess, 1, 2))
 
 
 def _scales(batch):
@@ -154,8 +139,9 @@ def find_map_batch(model, observed, *, seed=0, max_iterations=500, tolerance=1e-
         ``converged`` ``[K]``, ``message`` a tuple of K strings; ``num_iterations`` and
         ``num_evaluations`` are the batch's. ``datatree.posterior`` holds the Laplace
         draws with dims ``("fit", "draw", ...)``; ``datatree.observed_data`` the data with
-        a ``fit`` dim; attrs ``compile_time_s`` (the first call of a program: tracing, XLA
-        compile and that call's fits) and ``fit_time_s``.
+        a ``fit`` dim; attrs ``compile_time_s`` (the first call of the compiled function:
+        tracing, XLA compile and one evaluation; 0 when it was compiled before) and
+        ``fit_time_s``.
 
     Raises
     ------
@@ -207,14 +193,14 @@ def find_map_batch(model, observed, *, seed=0, max_iterations=500, tolerance=1e-
 
     traces = compiled.experimental_get_tracing_count()
     t0 = time.perf_counter()
-    value_and_grad(starts)  # the first call traces and compiles
+    first = objective(starts)  # the first call traces and compiles; the optimiser reuses it
     compile_time = (time.perf_counter() - t0
                     if compiled.experimental_get_tracing_count() > traces else 0.0)
     t0 = time.perf_counter()
     opt = minimize_batch(objective, starts, tolerance=float(tolerance),
-                         max_iterations=int(max_iterations))
+                         max_iterations=int(max_iterations), initial=first)
     z = opt.position
-    hess = _fd_hessians(value_and_grad, z)
+    hess = fd_hessians(value_and_grad, z)
     lp, _ = value_and_grad(z)
     elapsed = time.perf_counter() - t0
     gnorm = np.max(np.abs(opt.gradient), -1)
@@ -246,15 +232,10 @@ def find_map_batch(model, observed, *, seed=0, max_iterations=500, tolerance=1e-
                 zs[i] = z[i] + eps[i] @ np.linalg.cholesky(cov[i]).T
         draws = _datatree.constrain_draws(model, layout, obs0, zs.astype(dtype))
     dt = _batch_datatree(layout, batch, draws, converged, lp, seeds)
-    # a first call traces and compiles: its time is the compile's (plus one fit)
     dt.attrs.update(compile_time_s=compile_time, fit_time_s=elapsed)
-    bounds, first = [], 0
-    for n, s in zip(layout.names, layout.sizes):
-        bounds.append((n, first, first + s))
-        first += s
     return MapResult(params=params, unconstrained=z, covariance=cov, log_prob=lp,
                      converged=converged, message=tuple(messages), num_iterations=int(nit),
-                     num_evaluations=int(nfev), names=tuple(bounds), datatree=dt)
+                     num_evaluations=int(nfev), names=name_bounds(layout), datatree=dt)
 
 
 def _batch_datatree(layout, batch, draws, converged, lp, seed):
