@@ -13,13 +13,13 @@ on an idle machine (``uptime`` is recorded).
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from _bench_common import cpu_description, markdown_table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = {
@@ -28,45 +28,57 @@ WORKLOADS = {
                            method="nuts", check_quadrature=10),
     "normal MAP": dict(model_file=os.path.join(HERE, "..", "tests", "calibration",
                                                "normal_model.py"),
-                       method="map", check_quadrature=0, rank_draws=19),
+                       method="map", check_quadrature=0, rank_draws=19, batch_size=1),
 }
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+def run_study(model_file, n_workers, n_fits, first_task_fits=1, **calibrate_kw):
+    """One study on a fresh ``LocalCluster`` of ``n_workers`` single-threaded processes.
 
-
-def _measure(name, kw, n_workers, n_fits):
+    Returns ``(dataset, wall_s, steady_fits_per_s)``; the steady rate counts from the end
+    of each worker's first task (``first_task_fits`` fits: where it compiled) to the last
+    record written.
+    """
     from distributed import Client, LocalCluster  # pylint: disable=import-outside-toplevel
     from bayesquad.calibration import calibrate  # pylint: disable=import-outside-toplevel
-    kw = dict(kw)
-    model_file = kw.pop("model_file")
-    out = tempfile.mkdtemp(prefix="bq-throughput-")
+    out = tempfile.mkdtemp(prefix="bq-study-")
     t0 = time.perf_counter()
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                            dashboard_address=":0")
     client = Client(cluster)
     try:
-        ds = calibrate(model_file, n_fits, out, client=client, progress=False, **kw)
+        ds = calibrate(model_file, n_fits, out, client=client, progress=False, **calibrate_kw)
         wall = time.perf_counter() - t0
-        stamps = sorted(os.stat(os.path.join(out, "fits", f)).st_mtime
-                        for f in os.listdir(os.path.join(out, "fits")))
+        fits = os.path.join(out, "fits")
+        stamps = sorted(os.stat(os.path.join(fits, f)).st_mtime for f in os.listdir(fits))
     finally:
         client.close()
         cluster.close()
         shutil.rmtree(out, ignore_errors=True)
-    steady = (len(stamps) - n_workers) / ((stamps[-1] - stamps[n_workers - 1]) / 60) \
-        if len(stamps) > n_workers and stamps[-1] > stamps[n_workers - 1] else float("nan")
+    skip = n_workers * first_task_fits
+    steady = ((len(stamps) - skip) / (stamps[-1] - stamps[skip - 1])
+              if len(stamps) > skip and stamps[-1] > stamps[skip - 1] else float("nan"))
+    return ds, wall, steady
+
+
+def save_results(stem, rows, quick, out=None):
+    """Write ``{"meta", "rows"}`` JSON (CPU, load average, date) to ``out`` or
+    ``benchmarks/results/STEM-<date>.json``; print where."""
+    meta = {"cpu": cpu_description(), "loadavg": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick}
+    path = out or os.path.join(HERE, "results", time.strftime(f"{stem}-%Y%m%d-%H%M%S")
+                               + ("-quick" if quick else "") + ".json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    print(f"\n{meta['cpu']}, load average {meta['loadavg']}; wrote {path}")
+
+
+def _measure(name, kw, n_workers, n_fits):
+    kw = dict(kw)
+    ds, wall, steady = run_study(kw.pop("model_file"), n_workers, n_fits, **kw)
     return {"workload": name, "workers": n_workers, "fits": n_fits, "ok": int(ds.ok.sum()),
             "wall_s": round(wall, 1), "fits_per_min": round(n_fits / wall * 60, 1),
-            "steady_fits_per_min": round(steady, 1),
+            "steady_fits_per_min": round(steady * 60, 1),
             "median_fit_s": round(float(ds.time_s.median()), 2)}
 
 
@@ -84,18 +96,12 @@ def main():
             row = _measure(name, kw, n, n_fits)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    head = "| workload | workers | fits | end-to-end fits/min | steady fits/min | median s per fit |"
-    print("\n" + head + "\n|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['workload']} | {r['workers']} | {r['fits']} | {r['fits_per_min']} | "
-              f"{r['steady_fits_per_min']} | {r['median_fit_s']} |")
-    meta = {"cpu": _cpu(), "cores": os.cpu_count(), "loadavg": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick}
-    path = args.out or os.path.join(HERE, "results", time.strftime(
-        "sbc-throughput-%Y%m%d-%H%M%S") + ("-quick" if args.quick else "") + ".json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
-    print(f"\n{meta['cpu']}, {meta['cores']} cores, load average {meta['loadavg']}; wrote {path}")
+    print("\n" + markdown_table(
+        ("workload", "workers", "fits", "end-to-end fits/min", "steady fits/min",
+         "median s per fit"),
+        [(r["workload"], r["workers"], r["fits"], r["fits_per_min"], r["steady_fits_per_min"],
+          r["median_fit_s"]) for r in rows]))
+    save_results("sbc-throughput", rows, args.quick, args.out)
 
 
 if __name__ == "__main__":

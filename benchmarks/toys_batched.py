@@ -17,13 +17,11 @@ average is recorded).
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sbc_throughput import _cpu  # noqa: E402  pylint: disable=wrong-import-position
+from _bench_common import markdown_table  # noqa: E402
+from sbc_throughput import run_study, save_results  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = {
@@ -35,27 +33,9 @@ MODELS = {
 
 
 def _measure(name, kw, batch, n_workers, n_toys):
-    from distributed import Client, LocalCluster  # pylint: disable=import-outside-toplevel
-    from bayesquad.calibration import calibrate  # pylint: disable=import-outside-toplevel
-    out = tempfile.mkdtemp(prefix="bq-toys-")
-    t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    client = Client(cluster)
-    try:
-        ds = calibrate(kw["model_file"], n_toys, out, mode="toys", method="map",
-                       batch_size=batch, check_quadrature=0, rank_draws=19, client=client,
-                       progress=False)
-        wall = time.perf_counter() - t0
-        fits = os.path.join(out, "fits")
-        stamps = sorted(os.stat(os.path.join(fits, f)).st_mtime for f in os.listdir(fits))
-    finally:
-        client.close()
-        cluster.close()
-        shutil.rmtree(out, ignore_errors=True)
-    skip = n_workers * batch  # each worker's first task compiles
-    steady = ((len(stamps) - skip) / (stamps[-1] - stamps[skip - 1])
-              if len(stamps) > skip and stamps[-1] > stamps[skip - 1] else float("nan"))
+    ds, wall, steady = run_study(kw["model_file"], n_workers, n_toys, first_task_fits=batch,
+                                 mode="toys", method="map", batch_size=batch,
+                                 check_quadrature=0, rank_draws=19)
     return {"model": name, "batch": batch, "workers": n_workers, "toys": n_toys,
             "ok": int(ds.ok.sum()), "wall_s": round(wall, 1),
             "toys_per_s": round(n_toys / wall, 2), "steady_toys_per_s": round(steady, 2),
@@ -82,19 +62,12 @@ def main():
                 row = _measure(name, kw, batch, n, n_toys)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    head = ("| model | workers | batch | toys | end-to-end toys/s | steady toys/s | "
-            "compile s (per worker, first task) |")
-    print("\n" + head + "\n|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['model']} | {r['workers']} | {r['batch']} | {r['toys']} | "
-              f"{r['toys_per_s']} | {r['steady_toys_per_s']} | {r['compile_s']} |")
-    meta = {"cpu": _cpu(), "cores": os.cpu_count(), "loadavg": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick}
-    path = args.out or os.path.join(HERE, "results", time.strftime(
-        "toys-batched-%Y%m%d-%H%M%S") + ("-quick" if args.quick else "") + ".json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
-    print(f"\n{meta['cpu']}, {meta['cores']} cores, load average {meta['loadavg']}; wrote {path}")
+    print("\n" + markdown_table(
+        ("model", "workers", "batch", "toys", "end-to-end toys/s", "steady toys/s",
+         "compile s (per worker, first task)"),
+        [(r["model"], r["workers"], r["batch"], r["toys"], r["toys_per_s"],
+          r["steady_toys_per_s"], r["compile_s"]) for r in rows]))
+    save_results("toys-batched", rows, args.quick, args.out)
 
 
 if __name__ == "__main__":
