@@ -49,6 +49,10 @@ def test_log_prob_closed_form_and_gradient(target):
         fd = (target.log_prob(tf.constant(z + step)).numpy()
               - target.log_prob(tf.constant(z - step)).numpy()) / (2 * h)
         np.testing.assert_allclose(grad.numpy()[:, j], fd, rtol=1e-6, atol=1e-6)
+    # the same under XLA
+    lp_xla, grad_xla = tf.function(target.value_and_grad, jit_compile=True)(tf.constant(z))
+    np.testing.assert_allclose(lp_xla.numpy(), exact, rtol=1e-10)
+    np.testing.assert_allclose(grad_xla.numpy(), grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_constrain_unconstrain_round_trip_and_prior_draws(target):
