@@ -1,4 +1,6 @@
 """Assemble ArviZ DataTrees from numpy results, and the pieces every run records."""
+import datetime
+import importlib.metadata
 import platform
 import time
 
@@ -13,11 +15,20 @@ __all__ = ["build", "constrain_draws", "versions", "pointwise_log_likelihood"]
 
 def versions():
     """Library versions for a run's attrs."""
-    import arviz
     import bayesquad
     return {"bayesquad_version": bayesquad.__version__, "tensorflow_version": tf.__version__,
-            "tensorflow_probability_version": tfp.__version__, "arviz_version": arviz.__version__,
+            "tensorflow_probability_version": tfp.__version__,
+            "arviz_version": _installed_version("arviz"),
             "numpy_version": np.__version__, "python_version": platform.python_version()}
+
+
+def _installed_version(name):
+    # from the package metadata: importing ArviZ only for its version costs ~1 s of CPU
+    # in every first fit
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _dims(name, shape, prefix=""):
@@ -91,33 +102,52 @@ def pointwise_log_likelihood(model, layout, obs, zs, max_elements_per_batch=2 **
     return {name: v.reshape((c, s) + v.shape[1:]) for name, v in res.items()}
 
 
+def _group(variables, sample_dims, coords=None):
+    """One group as ArviZ's ``from_dict`` lays it out: leading ``sample_dims``, then
+    ``<name>_dim_<k>`` for each variable's own axes, integer coordinates ``0..n-1`` unless
+    ``coords`` gives them."""
+    import xarray as xr  # pylint: disable=import-outside-toplevel
+    import bayesquad  # pylint: disable=import-outside-toplevel
+    data_vars, sizes = {}, {}
+    for name, value in variables.items():
+        value = np.asarray(value)
+        names = list(sample_dims) + _dims(name, value.shape[len(sample_dims):])
+        data_vars[name] = (names, value)
+        sizes.update(zip(names, value.shape))
+    coordinates = {d: np.arange(n) for d, n in sizes.items()}
+    coordinates.update({d: np.asarray(v) for d, v in (coords or {}).items() if d in sizes})
+    attrs = {"created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+             "creation_library": "bayesquad", "creation_library_version": bayesquad.__version__,
+             "creation_library_language": "Python", "sample_dims": list(sample_dims)}
+    return xr.Dataset(data_vars, coords=coordinates, attrs=attrs)
+
+
 def build(*, layout, observed, posterior=None, sample_stats=None, log_likelihood=None,
           log_likelihood_draws=None, extra=None, attrs=None):
     """A DataTree with the standard groups; ``extra`` maps group name -> xarray.Dataset.
 
     ``log_likelihood_draws`` gives the posterior draw indices the log-likelihood was
-    computed at, when thinned.
+    computed at, when thinned. The groups are laid out as ArviZ's ``from_dict`` lays them
+    out (dims ``chain``, ``draw``, then ``<name>_dim_<k>``; integer coordinates) but built
+    with xarray alone: importing ArviZ costs a first fit ~1 s of CPU, and it is needed
+    only where its functions are used.
     """
-    import arviz as az
+    del layout  # names and shapes come from the arrays themselves
+    import xarray as xr  # pylint: disable=import-outside-toplevel
     attrs = {**versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              **(attrs or {})}
-    data, dims = {}, {}
+    sample = ("chain", "draw")
+    groups = {}
     if posterior:
-        data["posterior"] = posterior
-        dims.update({n: _dims(n, np.shape(v)[2:]) for n, v in posterior.items()})
+        groups["posterior"] = _group(posterior, sample)
     if sample_stats:
-        data["sample_stats"] = sample_stats
-    data["observed_data"] = observed
-    dims.update({n: _dims(n, np.shape(v)) for n, v in observed.items()})
-    dt = az.from_dict(data, dims=dims)
+        groups["sample_stats"] = _group(sample_stats, sample)
+    groups["observed_data"] = _group(observed, ())
     if log_likelihood:
-        coords = {}
-        if log_likelihood_draws is not None:
-            coords["draw"] = np.asarray(log_likelihood_draws)
-        ll_dims = {n: _dims(n, np.shape(v)[2:]) for n, v in log_likelihood.items()}
-        ll = az.from_dict({"log_likelihood": log_likelihood}, dims=ll_dims, coords=coords)
-        dt["log_likelihood"] = ll["log_likelihood"]
-    for name, ds in (extra or {}).items():
-        dt[name] = ds
+        coords = ({"draw": np.asarray(log_likelihood_draws)}
+                  if log_likelihood_draws is not None else None)
+        groups["log_likelihood"] = _group(log_likelihood, sample, coords)
+    groups.update(extra or {})
+    dt = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
     dt.attrs.update(attrs)
     return dt

@@ -382,9 +382,10 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
     times["traced"] = time.perf_counter()
     if jit:
         # ... so that this overlaps only the XLA compile; xarray imports dask.array (0.2-0.3
-        # s) the first time it builds a dataset wherever dask is installed
-        _import_in_background("arviz", *(("dask.array",) if importlib.util.find_spec("dask")
-                                          else ()))
+        # s) the first time it builds a dataset wherever dask is installed. (ArviZ is not
+        # needed here: the DataTree is built with xarray alone.)
+        if importlib.util.find_spec("dask"):
+            _import_in_background("dask.array")
     # XLA compiles in C++ without the interpreter lock and on one core: the start
     # gradients, evaluated eagerly meanwhile, cost the first run nothing (0.1-0.3 s)
     with concurrent.futures.ThreadPoolExecutor(1, "bayesquad-compile") as pool:
@@ -449,7 +450,7 @@ def _start_gradients(model, layout, obs_t, states, dense):
 
 
 def _import_in_background(*names):
-    """Import ``names`` in turn in a daemon thread (ArviZ: ~1 s, needed only at the end).
+    """Import ``names`` in turn in a daemon thread (needed only at the end).
 
     XLA compiles in C++ without holding the interpreter lock and mostly on one core, so an
     import meanwhile costs the first fit nothing; Python's import lock makes the later
