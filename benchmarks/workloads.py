@@ -343,8 +343,9 @@ def parse_args(argv):
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeats", type=int, default=1,
-                   help="rounds of alternating runs per workload; the median-ESS/s run is "
-                        "reported")
+                   help="rounds of alternating runs per workload; each tool's run with the "
+                        "highest ESS/s is reported, and the summary adds the ratio of the "
+                        "medians")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 100 warm-up + 100 draws (overrides --warmup/--draws)")
     p.add_argument("--scaling", action="store_true",

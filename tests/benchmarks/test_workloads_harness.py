@@ -219,3 +219,12 @@ def test_numpyro_peer_matches_references(tmp_path):
     bounds = {"W3": 1e-4, "W6": 1e-5}
     for wl, errs in errors.items():
         assert max(abs(e) for e in errs) < bounds.get(wl, 1e-7), (wl, errs)
+
+
+def test_summary_rows_ratio_of_medians(common):
+    bq = dict(_result(90.0, [1.0]), ess_per_s_all=[60.0, 70.0, 90.0])
+    peer = dict(_result(100.0, [1.0]), ess_per_s_all=[35.0, 40.0, 100.0])
+    rows = common.summary_rows({"W1": {"bayesquad": bq, "numpyro-parallel": peer}})
+    assert rows[0][5] == pytest.approx(0.9)  # best against best
+    assert rows[0][8] == pytest.approx(70.0 / 40.0)  # median against median
+    assert len(rows[0]) == len(common.SUMMARY_HEADER)
