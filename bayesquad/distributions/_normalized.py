@@ -178,7 +178,7 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
         if nan_outside:
             # a function of the data alone, so the select on the parameters' path stays
             # one: a second select after subtracting log Z cost W1's value and gradient
-            # 7 % (0.253 -> 0.236 ms on one core)
+            # 8 % (0.253 -> 0.233 ms on one core)
             outside = tf.where(tf.math.is_nan(x), tf.constant(np.nan, self.dtype), outside)
         return tf.where(inside, lp, outside), inside
 

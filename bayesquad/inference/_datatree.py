@@ -122,7 +122,7 @@ def _group(variables, sample_dims, coords=None):
     return xr.Dataset(data_vars, coords=coordinates, attrs=attrs)
 
 
-def build(*, layout, observed, posterior=None, sample_stats=None, log_likelihood=None,
+def build(*, observed, posterior=None, sample_stats=None, log_likelihood=None,
           log_likelihood_draws=None, extra=None, attrs=None):
     """A DataTree with the standard groups; ``extra`` maps group name -> xarray.Dataset.
 
@@ -132,7 +132,6 @@ def build(*, layout, observed, posterior=None, sample_stats=None, log_likelihood
     with xarray alone: importing ArviZ costs a first fit ~1 s of CPU, and it is needed
     only where its functions are used.
     """
-    del layout  # names and shapes come from the arrays themselves
     import xarray as xr  # pylint: disable=import-outside-toplevel
     attrs = {**versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              **(attrs or {})}

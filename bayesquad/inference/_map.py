@@ -288,7 +288,7 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
         draws = _derived.add_derived(
             _datatree.constrain_draws(model, layout, obs, zs[None]), derived)
     dt = _datatree.build(
-        posterior=draws, observed=obs, layout=layout,
+        posterior=draws, observed=obs,
         attrs={"inference": "map", "map_converged": int(converged), "map_message": message,
                "map_log_prob": lp, "seed": int(seed),
                RUN_ID_ATTR: new_run_id(),

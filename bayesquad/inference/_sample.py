@@ -386,8 +386,9 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
         # needed here: the DataTree is built with xarray alone.)
         if importlib.util.find_spec("dask"):
             _import_in_background("dask.array")
-    # XLA compiles in C++ without the interpreter lock and on one core: the start
-    # gradients, evaluated eagerly meanwhile, cost the first run nothing (0.1-0.3 s)
+    # XLA compiles in C++ without the interpreter lock: the start gradients (0.1-0.3 s)
+    # are evaluated eagerly meanwhile. The compile keeps both cores busy much of the time,
+    # so only work the fit needs anyway belongs here
     with concurrent.futures.ThreadPoolExecutor(1, "bayesquad-compile") as pool:
         compiled = pool.submit(run, *args)  # n = 0 steps: compile only
         states = _start_gradients(model, layout, obs_t, states, dense_mass)
@@ -436,7 +437,7 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
              "total_time_s": times["end"] - times["start"],
              "quadrature_settings": _quadrature_settings(),
              _derived.DERIVED_ATTR: _derived.derived_names(posterior, layout.names)}
-    tree = _datatree.build(layout=layout, observed=obs, posterior=posterior, sample_stats=trace,
+    tree = _datatree.build(observed=obs, posterior=posterior, sample_stats=trace,
                            log_likelihood=ll, log_likelihood_draws=ll_draws, attrs=attrs)
     return Fit.wrap(tree, target, settings)
 
@@ -452,8 +453,9 @@ def _start_gradients(model, layout, obs_t, states, dense):
 def _import_in_background(*names):
     """Import ``names`` in turn in a daemon thread (needed only at the end).
 
-    XLA compiles in C++ without holding the interpreter lock and mostly on one core, so an
-    import meanwhile costs the first fit nothing; Python's import lock makes the later
+    XLA compiles in C++ without holding the interpreter lock, so an import meanwhile
+    overlaps the compile (it shares the cores with it: keep to imports the fit needs;
+    ArviZ's cost a first fit more than it saved). Python's import lock makes the later
     ``import`` wait for this one instead of running twice.
     """
     missing = [name for name in names if name not in sys.modules]

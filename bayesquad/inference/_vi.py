@@ -183,7 +183,7 @@ def fit_vi(model, observed=None, *, family="meanfield", steps=2000, samples=8, l
              "vi_tolerance": float(tolerance), "final_elbo": float(np.mean(elbo[-window:])),
              "bijectors": _model.describe_bijectors(layout),
              RUN_ID_ATTR: new_run_id()}
-    tree = _datatree.build(layout=layout, observed=obs, posterior=posterior, extra={"vi": vi},
+    tree = _datatree.build(observed=obs, posterior=posterior, extra={"vi": vi},
                            attrs=attrs)
     return Fit.wrap(tree, target, {"inference": "vi", "family": family, "steps": int(steps),
                                    "samples": int(samples), "seed": int(seed)})

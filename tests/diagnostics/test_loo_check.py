@@ -180,7 +180,7 @@ def test_w1_loo_check_passes_at_several_seeds():
         z = rng.multivariate_normal(fit.unconstrained, fit.covariance, size=4000)
         z = z.reshape(4, 1000, -1)
         dt = _datatree.build(
-            layout=layout, observed=obs_np,
+            observed=obs_np,
             posterior=_datatree.constrain_draws(model, layout, obs_np, z),
             log_likelihood=_datatree.pointwise_log_likelihood(model, layout, obs_np,
                                                               z[:, keep]),
