@@ -28,6 +28,7 @@ _LAZY = {
     "diagnose": "bayesquad.diagnostics",
     "Convolved": "bayesquad.distributions", "ExtendedUnbinned": "bayesquad.distributions",
     "GaussianLatentMarginal": "bayesquad.distributions",
+    "Mixture": "bayesquad.distributions",
     "Normalized": "bayesquad.distributions", "NormalizedBox": "bayesquad.distributions",
     "PoissonProcess": "bayesquad.distributions",
     "SpatialPoissonProcess": "bayesquad.distributions",

@@ -243,12 +243,20 @@ def run_worker(kind, job, python, timeout, jax_devices=None):
     """Run one worker subprocess; its JSON result, or ``{"error": ...}``."""
     cmd = [python, os.path.abspath(__file__), "--worker", kind, "--job", json.dumps(job)]
     load = os.getloadavg()[0]
+    env = _env(jax_devices)
+    # bayesquad's persistent XLA cache starts empty in every subprocess, as NumPyro's
+    # compile cache does: a first run is a cold compile, never one loaded from an
+    # earlier round
+    xla_cache = tempfile.mkdtemp(prefix="bq-xla-cache-")
+    env["BAYESQUAD_XLA_CACHE"] = xla_cache
     tic = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=_env(jax_devices), cwd=ROOT, stdin=subprocess.DEVNULL)
+                              env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s", "wall_s": timeout}
+    finally:
+        shutil.rmtree(xla_cache, ignore_errors=True)
     wall = time.perf_counter() - tic
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if proc.returncode != 0 or not lines:

@@ -5,6 +5,9 @@ import os
 # module imports TF (bayesquad._tf does the same for library users).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# No persistent XLA cache (bayesquad._xla_env): the suite writes nothing to the user's home
+# and every test compiles what it measures; tests/test_xla_env.py turns it on where tested.
+os.environ.setdefault("BAYESQUAD_XLA_CACHE", "0")
 # No display on CI; plotting tests must not need one.
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -12,8 +12,8 @@ of a module or inside a function -- is checked against two rules:
     ``_x`` attribute (``from bayesquad.quadrature._frozen import _mapped_nodes``).  Inside its
     own subpackage a module may import anything.
 
-``bayesquad._tf`` and ``bayesquad._xla_env`` are the shared private helpers every layer may
-import, and ``import bayesquad`` (the root, whose names load lazily) is allowed everywhere.
+``bayesquad._tf``, ``bayesquad._xla_env`` and ``bayesquad._elementwise`` (vectorised
+elementary functions, TF only) are the shared private helpers every layer may import, and ``import bayesquad`` (the root, whose names load lazily) is allowed everywhere.
 """
 import ast
 import pathlib
@@ -24,7 +24,7 @@ PACKAGE = ROOT / "bayesquad"
 LAYERS = {"quadrature": 1, "distributions": 2, "inference": 3, "diagnostics": 4, "report": 4,
           "calibration": 4, "cli": 4, "model_file": 4}
 #: Private modules of the package root that every layer may import.
-SHARED = {"bayesquad._tf", "bayesquad._xla_env"}
+SHARED = {"bayesquad._tf", "bayesquad._xla_env", "bayesquad._elementwise"}
 
 #: Violations allowed, each ``(importing module, private module or name it imports)``:
 #: none since issue 12. Keep it so: a violation not listed fails, and so does an entry that

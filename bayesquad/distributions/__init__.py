@@ -7,6 +7,7 @@ and samplers unchanged.
 from bayesquad.distributions._binned import ExtendedUnbinned, expected_bin_counts
 from bayesquad.distributions._convolved import Convolved
 from bayesquad.distributions._latent import GaussianLatentMarginal
+from bayesquad.distributions._mixture import Mixture
 from bayesquad.distributions._normalized import Normalized
 from bayesquad.distributions._normalized_box import NormalizedBox
 from bayesquad.distributions._plans import Plan
@@ -19,6 +20,7 @@ __all__ = [
     "Convolved",
     "ExtendedUnbinned",
     "GaussianLatentMarginal",
+    "Mixture",
     "Normalized",
     "NormalizedBox",
     "PoissonProcess",

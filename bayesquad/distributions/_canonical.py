@@ -11,12 +11,15 @@ families in their natural parameter, where both are closed forms in ``eta``:
 
 Only ``eta(u)``, usually affine, is differentiated by tape. TFP's Bernoulli ``log_prob``
 evaluates two softplus functions where ``y eta - softplus(eta)`` needs one: on W3 the
-closed form is what brings the log density within reach of a hand-written model.
+closed form is what brings the log density within reach of a hand-written model. The one
+softplus is bayesquad's vectorised one (``bayesquad._elementwise``): XLA computes TF's
+``softplus`` one element at a time in float64, and it was most of W3's gradient.
 
 Anything else (a ``probs=`` Bernoulli, a Binomial, a subclass, a Normal) returns ``None``
 and the caller keeps the generic path; the closed forms agree with TFP's ``log_prob`` and
 with the tapes (tests/distributions/test_canonical.py).
 """
+from bayesquad import _elementwise
 from bayesquad._tf import tf, tfp
 
 __all__ = ["natural_parameter", "log_prob", "derivatives"]
@@ -41,7 +44,7 @@ def log_prob(kind, eta, y):
     """``log p(y | eta)`` of the family ``kind``, elementwise, in ``eta``'s dtype."""
     y = tf.cast(y, eta.dtype)
     if kind == "bernoulli":
-        return y * eta - tf.math.softplus(eta)
+        return y * eta - _elementwise.softplus(eta)
     # Poisson: TFP's value off the support is -inf as well
     safe = tf.maximum(y, 0.0)
     lp = tf.math.multiply_no_nan(eta, safe) - tf.exp(eta) - tf.math.lgamma(1.0 + safe)

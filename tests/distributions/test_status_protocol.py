@@ -11,8 +11,8 @@ from bayesquad.quadrature import Status
 
 tfd = tfp.distributions
 
-#: wrappers that compute no integral themselves: their inner distribution reports
-NO_OWN_INTEGRAL = {"ExtendedUnbinned"}
+#: wrappers that compute no integral themselves: their inner distributions report
+NO_OWN_INTEGRAL = {"ExtendedUnbinned", "Mixture"}
 
 
 def _classes():
