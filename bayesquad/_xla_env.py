@@ -20,6 +20,7 @@ directory, ``BAYESQUAD_XLA_CACHE=0`` turns the cache off, and a user's own
 import hashlib
 import importlib.metadata
 import os
+import shutil
 
 __all__ = ["CACHE_FLAG", "CACHE_VARIABLE", "TUNING_VARIABLE", "VECTOR_WIDTH_FLAG", "apply",
            "cache_directory", "cpu_flags", "prune_cache", "tuned_xla_flags"]
@@ -32,6 +33,8 @@ CACHE_VARIABLE = "BAYESQUAD_XLA_CACHE"
 CACHE_FLAG = "--tf_xla_persistent_cache_directory"
 #: The cache is pruned to half this size (oldest files first) when it grows past it.
 CACHE_MAX_BYTES = 2 * 1024 ** 3
+#: Below this much free space the cache stays off (a failed save fails the compile).
+CACHE_MIN_FREE_BYTES = 512 * 1024 ** 2
 
 
 def cpu_flags(path="/proc/cpuinfo"):
@@ -105,12 +108,13 @@ def prune_cache(directory, max_bytes=CACHE_MAX_BYTES):
     return deleted
 
 
-def _writable(directory):
+def _usable(directory):
     try:
         os.makedirs(directory, exist_ok=True)
+        free = shutil.disk_usage(directory).free
     except OSError:
         return False
-    return os.access(directory, os.W_OK | os.X_OK)
+    return os.access(directory, os.W_OK | os.X_OK) and free >= CACHE_MIN_FREE_BYTES
 
 
 def apply(environ=None, cpu=None):
@@ -120,8 +124,10 @@ def apply(environ=None, cpu=None):
     -----
     Without effect when XLA has compiled something in this process before (it reads its
     flags once): import bayesquad before running TensorFlow or JAX code under XLA. The
-    persistent cache is not used where its directory cannot be created or written
-    (TensorFlow would otherwise fail the compile that tries to save to it).
+    persistent cache is not used where its directory cannot be created or written, or
+    has less than 512 MB free: TensorFlow fails a compile whose entry it cannot save
+    (measured with TF 2.21). A disk that fills up during a session can still make a
+    compile fail; ``BAYESQUAD_XLA_CACHE=0`` is the way out.
     """
     environ = os.environ if environ is None else environ
     cpu = cpu_flags() if cpu is None else cpu
@@ -133,7 +139,7 @@ def apply(environ=None, cpu=None):
     if CACHE_FLAG.lstrip("-") in tf_flags:
         return
     directory = cache_directory(environ, cpu)
-    if directory is None or not _writable(directory):
+    if directory is None or not _usable(directory):
         return
     prune_cache(directory)
     environ["TF_XLA_FLAGS"] = f"{tf_flags.strip()} {CACHE_FLAG}={directory}".strip()

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bayesquad import _xla_env
 
 AVX512 = frozenset({"avx2", "fma", "avx512f"})
@@ -70,6 +72,14 @@ def test_cache_off_unwritable_or_the_users_own_directory(tmp_path):
     env = {_xla_env.CACHE_VARIABLE: str(blocked / "sub")}
     _xla_env.apply(env, AVX512)
     assert "TF_XLA_FLAGS" not in env
+    class AlmostFull:  # pylint: disable=too-few-public-methods
+        free = _xla_env.CACHE_MIN_FREE_BYTES - 1
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_xla_env.shutil, "disk_usage", lambda path: AlmostFull)
+        env = {_xla_env.CACHE_VARIABLE: str(tmp_path)}
+        _xla_env.apply(env, AVX512)
+        assert "TF_XLA_FLAGS" not in env
     own = "--tf_xla_persistent_cache_directory=/somewhere --tf_xla_enable_lazy_compilation=false"
     env = {_xla_env.CACHE_VARIABLE: str(tmp_path), "TF_XLA_FLAGS": own}
     _xla_env.apply(env, AVX512)
