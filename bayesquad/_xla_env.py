@@ -88,8 +88,8 @@ def prune_cache(directory, max_bytes=CACHE_MAX_BYTES):
     """Delete the oldest files of ``directory`` until it holds at most ``max_bytes / 2``,
     when it holds more than ``max_bytes``. Returns the number of files deleted."""
     try:
-        entries = [e for e in os.scandir(directory) if e.is_file()]
-        stats = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in entries]
+        stats = [(st.st_mtime, st.st_size, e.path)
+                 for e in os.scandir(directory) if e.is_file() for st in (e.stat(),)]
     except OSError:
         return 0
     total = sum(size for _, size, _ in stats)

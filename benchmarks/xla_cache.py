@@ -90,7 +90,8 @@ def main(argv=None):
         print(f"| {workload} | {med['off']:.2f} | {med['cold']:.2f} | {med['warm']:.2f} | "
               f"{comp} |", flush=True)
         for k, v in runs.items():
-            print(f"|   {k} runs | {', '.join(f'{r['first_s']:.2f}' for r in v)} | | | |")
+            firsts = ", ".join(f"{r['first_s']:.2f}" for r in v)
+            print(f"|   {k} runs | {firsts} | | | |")
 
 
 if __name__ == "__main__":

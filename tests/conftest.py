@@ -25,3 +25,19 @@ def dtype():
 def any_dtype(request):
     """Both supported floating types, for tests that must hold in float32 too."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def central_difference():
+    """``diff(f, x, h=1e-6, index=None)``: ``(f(x + h) - f(x - h)) / (2 h)``; with
+    ``index``, only ``x[index]`` of the array ``x`` is shifted."""
+
+    def diff(f, x, h=1e-6, index=None):
+        if index is None:
+            return (f(x + h) - f(x - h)) / (2 * h)
+        up, dn = np.array(x, dtype=float), np.array(x, dtype=float)
+        up[index] += h
+        dn[index] -= h
+        return (f(up) - f(dn)) / (2 * h)
+
+    return diff

@@ -30,10 +30,10 @@ class Mixture(tfd.Mixture):
     Notes
     -----
     ``log_prob`` is ``log sum_k w_k p_k(x)`` folded pairwise with a float64/float32
-    ``logaddexp`` that XLA vectorises (within 2 ulp; ``-inf`` where every component is
+    ``logaddexp`` that XLA vectorises (within 2-3 ulp per fold; ``-inf`` where every component is
     ``-inf``, NaN where any is NaN). For W1's two components the gradient of the whole log
-    density costs about half of ``tfd.Mixture``'s (benchmarks/gradient_cost.py). Other
-    dtypes use TFP's computation.
+    density costs about half of ``tfd.Mixture``'s (benchmarks/gradient_cost.py). In other
+    dtypes each pair is folded with TF's ``reduce_logsumexp``.
     """
 
     def _log_prob(self, x):

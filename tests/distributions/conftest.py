@@ -3,7 +3,6 @@
 They are fixtures because test modules are imported in importlib mode (no package) and
 cannot import each other or a helper module.
 """
-import numpy as np
 import pytest
 
 
@@ -24,19 +23,3 @@ def xla_value_and_grad():
         return value_and_grad
 
     return make
-
-
-@pytest.fixture(scope="session")
-def central_difference():
-    """``diff(f, x, h=1e-6, index=None)``: ``(f(x + h) - f(x - h)) / (2 h)``; with
-    ``index``, only ``x[index]`` of the array ``x`` is shifted."""
-
-    def diff(f, x, h=1e-6, index=None):
-        if index is None:
-            return (f(x + h) - f(x - h)) / (2 * h)
-        up, dn = np.array(x, dtype=float), np.array(x, dtype=float)
-        up[index] += h
-        dn[index] -= h
-        return (f(up) - f(dn)) / (2 * h)
-
-    return diff
