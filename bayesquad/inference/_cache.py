@@ -6,7 +6,7 @@ traced inside ``bayesquad.quadrature.reference_settings`` differ from the others
 """
 import weakref
 
-__all__ = ["cached", "reference_settings_now"]
+__all__ = ["cached", "lookup", "reference_settings_now"]
 
 _CACHE = weakref.WeakKeyDictionary()
 
@@ -17,11 +17,24 @@ def reference_settings_now():
     return current_reference()
 
 
+def _full_key(key):
+    from bayesquad.distributions import plans  # pylint: disable=import-outside-toplevel
+    return (key, reference_settings_now(), plans.active_key())
+
+
+def lookup(model, key):
+    """What :func:`cached` holds for ``(model, key)`` in the current settings, or None
+    (nothing is built or stored)."""
+    try:
+        return _CACHE.get(model, {}).get(_full_key(key))
+    except TypeError:
+        return None
+
+
 def cached(model, key, build):
     """``build()`` once per ``(model, key, reference settings, quadrature plans in force)``;
     models die with their cache."""
-    from bayesquad.distributions import plans  # pylint: disable=import-outside-toplevel
-    key = (key, reference_settings_now(), plans.active_key())
+    key = _full_key(key)
     try:
         per_model = _CACHE.setdefault(model, {})
     except TypeError:  # unhashable or not weak-referenceable model: no caching

@@ -111,3 +111,28 @@ def test_infinite_observed_value_is_refused():
     with pytest.raises(ValueError, match="infinite"):
         find_map(M.CONJUGATE, {k: np.where(np.arange(np.size(v)) == 0, np.inf, v)
                                for k, v in M.CONJ_OBS.items()})
+
+
+def test_graph_log_prob_is_the_maps_function_and_none_without_it():
+    """The finiteness check at the chains' starts reuses the MAP's graph function: its
+    values are the unconstrained log density (closed form: the model's log_prob plus the
+    bijectors' log-Jacobians), and nothing is traced or cached when no MAP ran."""
+    from bayesquad.inference import _cache, _map, _model
+    model = tfd.JointDistributionNamed(dict(
+        mu=tfd.Normal(tf.constant(0.0, tf.float64), 10.0),
+        lam=tfd.Gamma(tf.constant(2.0, tf.float64), 1.0),
+        y=lambda mu, lam: tfd.Sample(tfd.Normal(mu, lam), 20)))
+    obs = {"y": M.Y}
+    layout, obs_np = _model.make_layout(model, obs)
+    z = np.array([[0.3, -0.2], [1.0, 0.5], [-2.0, 1.5]])
+    assert _map.graph_log_prob(model, layout, obs_np, z) is None
+    assert _cache.lookup(model, ("value_and_grad", layout, False)) is None
+    # lookup stores nothing: the MAP below still builds its function
+    _map.map_unconstrained(model, layout, obs_np, starts=np.zeros((1, 2)), jit=False)
+    got = _map.graph_log_prob(model, layout, obs_np, z)
+    names = list(layout.names)
+    mu, u = z[:, names.index("mu")], z[:, names.index("lam")]
+    lam = np.logaddexp(0.0, u)  # Gamma's default bijector is Softplus
+    want = (model.log_prob(mu=mu, lam=lam, y=np.broadcast_to(M.Y, (3, 20))).numpy()
+            + sp.log_expit(u))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
