@@ -189,7 +189,14 @@ def test_bundled_data_is_simulate_at_the_seed(case):
     assert sorted(fresh) == sorted(case.data)
     for k, v in fresh.items():
         assert v.dtype == case.data[k].dtype, k
-        np.testing.assert_array_equal(v, case.data[k], err_msg=k)
+        if v.dtype.kind == "f":
+            # numpy's exp/log take other SIMD paths on AVX-512 CPUs than on AVX2 ones (the
+            # bundled files were made on the former): simulated values agree to a few ulp,
+            # not to the last bit (peak_on_background and survival_tvc differ by 2.7e-16
+            # relative on an AVX2 EPYC)
+            np.testing.assert_allclose(v, case.data[k], rtol=1e-13, atol=0, err_msg=k)
+        else:
+            np.testing.assert_array_equal(v, case.data[k], err_msg=k)
 
 
 def test_simulate_form_and_truth(case):
