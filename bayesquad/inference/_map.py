@@ -60,10 +60,23 @@ def _value_and_grad_key(layout, jit):
     return ("value_and_grad", layout, bool(jit))
 
 
-def graph_log_prob(model, layout, obs, z):
-    """``log p`` at the rows of ``z`` (``[K, D]``, numpy) through the graph-mode function
-    the MAP's L-BFGS traced (one ``[1, D]`` call per row), or None when no MAP traced it
-    for this model and layout.
+def _row_by_row(compiled, z, obs_t):
+    """``(log p [K], d log p / dz [K, D])`` at the rows of ``z``, one call of ``compiled``
+    per row.
+
+    Every call has the shape ``[1, D]``, so the function is traced (and compiled) once; a
+    ``[2D, D]`` batch for the Hessian would trace it again, which costs more than the 2D
+    graph calls (~1 s on W1).
+    """
+    out = [compiled(tf.constant(row[None]), obs_t) for row in np.asarray(z)]
+    return (np.concatenate([lp.numpy() for lp, _ in out]),
+            np.concatenate([grad.numpy() for _, grad in out]))
+
+
+def graph_log_prob(model, layout, obs_t, z):
+    """``log p`` at the rows of ``z`` (``[K, D]``, numpy; ``obs_t`` the observed data as
+    tensors) through the graph-mode function the MAP's L-BFGS traced, or None when no MAP
+    traced it for this model and layout.
 
     A few milliseconds where an eager evaluation takes 30-150 ms (W1-W6): what a
     finiteness check at the chains' starting points should cost, in every fit of a model
@@ -71,11 +84,7 @@ def graph_log_prob(model, layout, obs, z):
     values may differ from the sampler's in the last digits the plan tolerance allows.
     """
     compiled = lookup(model, _value_and_grad_key(layout, jit=False))
-    if compiled is None:
-        return None
-    obs_t = {k: tf.constant(v) for k, v in obs.items()}
-    return np.concatenate([compiled(tf.constant(row[None]), obs_t)[0].numpy()
-                           for row in np.asarray(z)])
+    return None if compiled is None else _row_by_row(compiled, z, obs_t)[0]
 
 
 def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):
@@ -156,12 +165,7 @@ def map_unconstrained(model, layout, obs, *, starts, max_iterations=500, toleran
     compiled = _compiled_value_and_grad(model, layout, jit)
 
     def value_and_grad(z):
-        # one point per call: every call has the shape [1, D], so the function is traced
-        # (and compiled) once; a [2D, D] batch for the Hessian would trace it again, which
-        # costs more than the 2D graph calls (~1 s on W1)
-        out = [compiled(tf.constant(row[None]), obs_t) for row in np.asarray(z)]
-        return (np.concatenate([lp.numpy() for lp, _ in out]),
-                np.concatenate([grad.numpy() for _, grad in out]))
+        return _row_by_row(compiled, z, obs_t)
 
     runs = [_lbfgs(value_and_grad, np.asarray(start), scale, max_iterations, tolerance)
             for start in np.asarray(starts)]

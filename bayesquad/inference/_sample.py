@@ -123,7 +123,7 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
         planning = z0
     # the MAP's graph function where it exists (milliseconds; an eager evaluation takes
     # 30-150 ms, a fifth of a later fit of a small model): only finiteness is asked here
-    lp = _map.graph_log_prob(model, layout, obs, z0) if init == "map" else None
+    lp = _map.graph_log_prob(model, layout, obs_t, z0) if init == "map" else None
     if lp is None:
         lp = _model.log_prob_fn(model, layout, obs_t)(tf.constant(z0)).numpy()
     if not np.all(np.isfinite(lp)):

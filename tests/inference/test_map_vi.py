@@ -124,12 +124,13 @@ def test_graph_log_prob_is_the_maps_function_and_none_without_it():
         y=lambda mu, lam: tfd.Sample(tfd.Normal(mu, lam), 20)))
     obs = {"y": M.Y}
     layout, obs_np = _model.make_layout(model, obs)
+    obs_t = {k: tf.constant(v) for k, v in obs_np.items()}
     z = np.array([[0.3, -0.2], [1.0, 0.5], [-2.0, 1.5]])
-    assert _map.graph_log_prob(model, layout, obs_np, z) is None
-    assert _cache.lookup(model, ("value_and_grad", layout, False)) is None
+    assert _map.graph_log_prob(model, layout, obs_t, z) is None
+    assert _cache.lookup(model, _map._value_and_grad_key(layout, jit=False)) is None
     # lookup stores nothing: the MAP below still builds its function
     _map.map_unconstrained(model, layout, obs_np, starts=np.zeros((1, 2)), jit=False)
-    got = _map.graph_log_prob(model, layout, obs_np, z)
+    got = _map.graph_log_prob(model, layout, obs_t, z)
     names = list(layout.names)
     mu, u = z[:, names.index("mu")], z[:, names.index("lam")]
     lam = np.logaddexp(0.0, u)  # Gamma's default bijector is Softplus
