@@ -11,8 +11,8 @@ from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
 from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached, lookup
 
-__all__ = ["MapResult", "fd_hessians", "find_map", "graph_log_prob", "map_unconstrained",
-           "name_bounds"]
+__all__ = ["MapResult", "fd_hessians", "find_map", "graph_log_prob", "graph_value_and_grad",
+           "map_unconstrained", "name_bounds"]
 
 _RESTARTS = 5
 
@@ -73,18 +73,33 @@ def _row_by_row(compiled, z, obs_t):
             np.concatenate([grad.numpy() for _, grad in out]))
 
 
-def graph_log_prob(model, layout, obs_t, z):
-    """``log p`` at the rows of ``z`` (``[K, D]``, numpy; ``obs_t`` the observed data as
-    tensors) through the graph-mode function the MAP's L-BFGS traced, or None when no MAP
-    traced it for this model and layout.
+def graph_value_and_grad(model, layout, obs_t):
+    """``f(z [K, D]) -> (log p [K], d log p / dz [K, D])`` (numpy) through the graph-mode
+    function the MAP's L-BFGS traced, or None when no MAP traced it for this model and
+    layout (``obs_t``: the observed data as tensors).
 
-    A few milliseconds where an eager evaluation takes 30-150 ms (W1-W6): what a
-    finiteness check at the chains' starting points should cost, in every fit of a model
-    after the MAP. The rules are the configured ones (not a fit's frozen plans), so the
-    values may differ from the sampler's in the last digits the plan tolerance allows.
+    A few milliseconds where an eager evaluation takes 30-150 ms (W1-W6): what the
+    finiteness check and the start gradients at the chains' starting points should cost,
+    in every fit of a model after the MAP. Nothing is traced or stored here.
+
+    Notes
+    -----
+    The rules are the configured ones, not a fit's frozen plans: values may differ from
+    the sampler's by as much as the plan tolerance allows (``1e-4`` in the log density by
+    default). Only a chain's first warm-up transition starts from them, and every later
+    point carries the sampler's own values.
     """
     compiled = lookup(model, _value_and_grad_key(layout, jit=False))
-    return None if compiled is None else _row_by_row(compiled, z, obs_t)[0]
+    if compiled is None:
+        return None
+    return lambda z: _row_by_row(compiled, z, obs_t)
+
+
+def graph_log_prob(model, layout, obs_t, z):
+    """``log p`` at the rows of ``z`` (``[K, D]``) by :func:`graph_value_and_grad`, or
+    None when no MAP traced its function for this model and layout."""
+    value_and_grad = graph_value_and_grad(model, layout, obs_t)
+    return None if value_and_grad is None else value_and_grad(z)[0]
 
 
 def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):

@@ -53,8 +53,9 @@ def initial_state(z0, seed, dense, scale=None, step_size=1.0):
         "seed": np.asarray(seed, np.int32),
         "y": y0,
         # NUTS's log density and gradient at y, carried so that chunk boundaries do not
-        # recompute them (a recomputation can differ in the last bit under XLA fusion)
-        "target_lp": np.zeros(y0.shape[:1], dtype),
+        # recompute them (a recomputation can differ in the last bit under XLA fusion);
+        # NaN until with_start_gradients fills them
+        "target_lp": np.full(y0.shape[:1], np.nan, dtype),
         "target_grad": np.zeros_like(y0, dtype),
         **adaptation,
     }
@@ -106,9 +107,11 @@ def with_start_gradients(states, value_and_grad, dense):
     the points of every fresh state together (one batched evaluation instead of one per
     chain), outside the compiled chunk: a chunk then holds one copy of the log density's
     graph, in the leapfrog (about a quarter less XLA compile time on W1).  A resumed
-    state (``step > 0``) already carries them.
+    state (``step > 0``), or a fresh one whose values are already filled in, keeps what
+    it carries: a checkpoint saved before the first chunk resumes with the values the
+    uninterrupted run started from.
     """
-    fresh = [i for i, st in enumerate(states) if int(st["step"]) == 0]
+    fresh = [i for i, st in enumerate(states) if _needs_start_values(st)]
     if not fresh:
         return list(states)
 
@@ -125,6 +128,16 @@ def with_start_gradients(states, value_and_grad, dense):
                       target_grad=g.astype(st["y"].dtype))
         at += n
     return out
+
+
+def _needs_start_values(state):
+    if int(state["step"]) != 0:
+        return False
+    lp = np.asarray(state["target_lp"])
+    # NaN marks values not yet evaluated; all zeros, log density and gradient, is how
+    # checkpoints of earlier versions marked them
+    return bool(not np.all(np.isfinite(lp))
+                or (not np.any(lp) and not np.any(np.asarray(state["target_grad"]))))
 
 
 def _tfp_kernel(log_prob, max_tree_depth, dense):

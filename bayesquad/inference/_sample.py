@@ -121,21 +121,6 @@ def _initial_points(model, layout, obs, init, chains, seed, dense):
     z0 = z0.astype(np_dtype)
     if init != "map" or message.startswith("prior"):
         planning = z0
-    # the MAP's graph function where it exists (milliseconds; an eager evaluation takes
-    # 30-150 ms, a fifth of a later fit of a small model): only finiteness is asked here
-    lp = _map.graph_log_prob(model, layout, obs_t, z0) if init == "map" else None
-    if lp is None:
-        lp = _model.log_prob_fn(model, layout, obs_t)(tf.constant(z0)).numpy()
-    if not np.all(np.isfinite(lp)):
-        padded = [k for k, v in obs.items() if np.asarray(v).dtype.kind == "f"
-                  and np.isnan(np.asarray(v)).any()]
-        hint = (f"; observed {padded} contain NaN, which only PoissonProcess and "
-                f"ExtendedUnbinned read (as padding): remove or impute it elsewhere"
-                if padded else "")
-        raise ValueError(f"the log density is not finite at the initial point of chains "
-                         f"{np.flatnonzero(~np.isfinite(lp)).tolist()} (init={message!r}); "
-                         f"pass init='prior', a dict of valid values, or check the model"
-                         + hint)
     return z0, metric, message, planning
 
 
@@ -328,6 +313,10 @@ def sample(model, observed=None, *, chains=4, warmup=1000, draws=1000, seed=0, i
                                                              seed, dense_mass)
         seeds = _chains.group_seeds(_base_seed(seed), len(sizes))
         states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
+        # before a checkpoint saves the states, so that a resumed run starts from the same
+        # values; they also say whether the chains can start at all
+        states = _with_start_values(model, layout, obs, obs_t, states, init, dense_mass)
+        _check_finite_start(states, obs, init_message)
         # try derived on the starting points now, not after the whole run
         _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
                              derived)
@@ -446,12 +435,41 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
     return Fit.wrap(tree, target, settings)
 
 
+def _with_start_values(model, layout, obs, obs_t, states, init, dense):
+    """The states with the log density and gradient at their points: through the MAP's
+    graph function after a MAP start (milliseconds; an eager evaluation takes 30-150 ms on
+    W1-W6, a fifth of a later fit of a small model), else eagerly."""
+    if init == "map":
+        value_and_grad = _map.graph_value_and_grad(model, layout, obs_t)
+        if value_and_grad is not None:
+            return _nuts.with_start_gradients(states, value_and_grad, dense)
+    return _start_gradients(model, layout, obs_t, states, dense)
+
+
+def _check_finite_start(states, obs, init_message):
+    lp = np.concatenate([np.asarray(st["target_lp"]) for st in states])
+    if np.all(np.isfinite(lp)):
+        return
+    padded = [k for k, v in obs.items() if np.asarray(v).dtype.kind == "f"
+              and np.isnan(np.asarray(v)).any()]
+    hint = (f"; observed {padded} contain NaN, which only PoissonProcess and "
+            f"ExtendedUnbinned read (as padding): remove or impute it elsewhere"
+            if padded else "")
+    raise ValueError(f"the log density is not finite at the initial point of chains "
+                     f"{np.flatnonzero(~np.isfinite(lp)).tolist()} (init={init_message!r}); "
+                     f"pass init='prior', a dict of valid values, or check the model" + hint)
+
+
 def _start_gradients(model, layout, obs_t, states, dense):
-    """Each state with the log density and gradient at its point (see
-    ``_nuts.with_start_gradients``), evaluated eagerly in one batched call: cheaper than
-    tracing a function for it (0.1-0.3 s against 0.3-1.4 s on W1-W5)."""
-    return _nuts.with_start_gradients(states, _model.value_and_grad_fn(model, layout, obs_t),
-                                      dense)
+    """Each state with the log density and gradient at its point where it does not carry
+    them yet (see ``_nuts.with_start_gradients``), evaluated eagerly in one batched call:
+    cheaper than tracing a function for it (0.1-0.3 s against 0.3-1.4 s on W1-W5)."""
+    return _nuts.with_start_gradients(
+        states, lambda z: _eager_value_and_grad(model, layout, obs_t)(z), dense)
+
+
+def _eager_value_and_grad(model, layout, obs_t):
+    return _model.value_and_grad_fn(model, layout, obs_t)
 
 
 def _import_in_background(*names):

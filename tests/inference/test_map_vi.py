@@ -137,3 +137,17 @@ def test_graph_log_prob_is_the_maps_function_and_none_without_it():
     want = (model.log_prob(mu=mu, lam=lam, y=np.broadcast_to(M.Y, (3, 20))).numpy()
             + sp.log_expit(u))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+    # and the gradient, against the closed form's central difference
+    lp, grad = _map.graph_value_and_grad(model, layout, obs_t)(z)
+    np.testing.assert_allclose(lp, want, rtol=1e-12)
+
+    def closed_form(zz):
+        m, l = zz[:, names.index("mu")], np.logaddexp(0.0, zz[:, names.index("lam")])
+        return (model.log_prob(mu=m, lam=l, y=np.broadcast_to(M.Y, (len(zz), 20))).numpy()
+                + sp.log_expit(zz[:, names.index("lam")]))
+    h = 1e-5
+    for j in range(2):
+        step = np.zeros_like(z)
+        step[:, j] = h
+        np.testing.assert_allclose(grad[:, j], (closed_form(z + step) - closed_form(z - step))
+                                   / (2 * h), rtol=1e-6, atol=1e-6)

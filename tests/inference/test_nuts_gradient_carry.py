@@ -49,6 +49,28 @@ def test_start_gradient_matches_direct_evaluation(dense):
     assert _nuts.with_start_gradients([resumed], value_and_grad, dense)[0]["target_lp"][0] == 7.0
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["diagonal", "dense"])
+def test_start_values_already_filled_are_kept_and_old_placeholders_are_not(dense):
+    """A fresh state says it has no start values yet (NaN); once filled (e.g. through the
+    MAP's function before a checkpoint saves it) they are kept, so a run resumed from that
+    checkpoint starts from the same values; the all-zero placeholder of checkpoints from
+    earlier versions is evaluated."""
+    state = _nuts.initial_state(rng.standard_normal((2, D)), [0, 0], dense, _metric(dense, 2))
+    assert np.all(np.isnan(state["target_lp"]))
+    calls = []
+
+    def counted(z):
+        calls.append(np.shape(z))
+        return value_and_grad(z)
+    filled = _nuts.with_start_gradients([state], counted, dense)[0]
+    assert _nuts.with_start_gradients([filled], counted, dense)[0] is filled
+    assert calls == [(2, D)]
+    old = dict(state, target_lp=np.zeros(2), target_grad=np.zeros((2, D)))
+    again = _nuts.with_start_gradients([old], counted, dense)[0]
+    assert calls == [(2, D), (2, D)]
+    np.testing.assert_allclose(again["target_lp"], _grad_y(old, dense)[0], rtol=1e-12)
+
+
 def test_start_gradients_of_several_groups_in_one_call():
     calls = []
 

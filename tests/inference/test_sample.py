@@ -373,3 +373,27 @@ def test_a_later_fit_reuses_the_map_and_draws_as_a_fresh_model(monkeypatch):
     assert len(calls) == 3
     # posterior mean of mu: 20 ybar / (20 + 1/100) with ybar = 0.5 + 5
     assert abs(float(shifted.posterior["mu"].mean()) - 110 / 20.01) < 0.3
+
+
+@pytest.mark.parametrize("init, eager_calls", [("map", 0), ("prior", 1)])
+def test_start_values_come_from_the_maps_graph_function_after_a_map(monkeypatch, init,
+                                                                     eager_calls):
+    """After a MAP start, the chains' start log density and gradient are evaluated once,
+    through the function the MAP traced (milliseconds), not eagerly; without a MAP they
+    are evaluated eagerly, once for all chains."""
+    from bayesquad.inference import _map, _sample
+    graph_rows, eager = [], []
+    original_graph, original_eager = _map.graph_value_and_grad, _sample._eager_value_and_grad
+
+    def graph(*args):
+        fn = original_graph(*args)
+        return None if fn is None else (lambda z: graph_rows.append(len(z)) or fn(z))
+    monkeypatch.setattr(_map, "graph_value_and_grad", graph)
+    monkeypatch.setattr(_sample, "_eager_value_and_grad",
+                        lambda *a: eager.append(1) or original_eager(*a))
+    fit = sample(_normal_model(10.0), _CK_OBS, chains=3, warmup=30, draws=20, seed=4,
+                 jit=False, progress=False, log_likelihood=False, init=init)
+    assert len(eager) == eager_calls
+    assert graph_rows == ([3] if init == "map" else [])
+    # posterior mean of mu: 20 ybar / (20 + 1/100), ybar = 0.5
+    assert abs(float(fit.posterior["mu"].mean()) - 10 / 20.01) < 0.3
