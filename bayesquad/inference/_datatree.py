@@ -9,6 +9,7 @@ import numpy as np
 from bayesquad._tf import tf, tfp
 from bayesquad.inference import _model
 from bayesquad.inference._cache import cached
+from bayesquad.inference._graph_calls import graph_function
 
 __all__ = ["build", "constrain_draws", "versions", "pointwise_log_likelihood"]
 
@@ -45,7 +46,7 @@ def _batched(model, layout, kind):
                 fn = _model.pointwise_log_likelihood_fn(model, layout, obs)
             return tf.vectorized_map(fn, zs, fallback_to_while_loop=True)
         # Never XLA here: vectorized_map under jit_compile recompiles for each new input value.
-        return tf.function(run, autograph=False, reduce_retracing=True)
+        return graph_function(run, autograph=False, reduce_retracing=True)
     return cached(model, (kind, layout), build)
 
 

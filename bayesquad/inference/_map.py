@@ -10,6 +10,7 @@ from bayesquad.inference import _datatree, _derived, _model
 from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
 from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached, lookup
+from bayesquad.inference._graph_calls import graph_function
 
 __all__ = ["MapResult", "fd_hessians", "find_map", "graph_log_prob", "graph_value_and_grad",
            "map_unconstrained", "name_bounds"]
@@ -52,7 +53,9 @@ def _compiled_value_and_grad(model, layout, jit):
     def build():
         def value_and_grad(z, obs):
             return _model.value_and_grad_fn(model, layout, obs)(z)
-        return tf.function(value_and_grad, jit_compile=bool(jit), autograph=False)
+        if jit:
+            return tf.function(value_and_grad, jit_compile=True, autograph=False)
+        return graph_function(value_and_grad, autograph=False)
     return cached(model, _value_and_grad_key(layout, jit), build)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.inference import _datatree, _model
 from bayesquad.inference._cache import cached
+from bayesquad.inference._graph_calls import graph_function
 from bayesquad.inference._lbfgs_batch import minimize_batch
 from bayesquad.inference._map import (MapResult, _check_options, fd_hessians,
                                       laplace_covariance, name_bounds)
@@ -77,7 +78,9 @@ def _compiled_value_and_grad(model, layout, data_batches, jit):
                 tape.watch(z)
                 lp = log_prob(z)
             return lp, tape.gradient(lp, z)
-        return tf.function(value_and_grad, jit_compile=bool(jit), autograph=False)
+        if jit:
+            return tf.function(value_and_grad, jit_compile=True, autograph=False)
+        return graph_function(value_and_grad, autograph=False)
     return cached(model, ("map_batch_value_and_grad", layout, bool(data_batches), bool(jit)),
                   build)
 

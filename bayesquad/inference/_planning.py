@@ -16,6 +16,7 @@ from bayesquad._tf import tf
 from bayesquad.distributions import plans as _plans
 from bayesquad.inference import _model
 from bayesquad.quadrature import reference_settings
+from bayesquad.inference._graph_calls import graph_function
 
 __all__ = [
     "DEFAULT_PLAN_TOLERANCE",
@@ -117,7 +118,7 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     reference = None
     if unordered:
         with reference_settings(rtol=_REFERENCE_RTOL):
-            reference = tf.function(log_prob, autograph=False)(z).numpy()
+            reference = graph_function(log_prob, autograph=False)(z).numpy()
         for key in unordered:
             largest = {}
             for plan in recorded[key]:
@@ -134,7 +135,7 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
         reference, referee = finest, "finest"
         if not _max_change(base, finest) <= 0.1 * tolerance:
             with reference_settings(rtol=_REFERENCE_RTOL):
-                reference = tf.function(log_prob, autograph=False)(z).numpy()
+                reference = graph_function(log_prob, autograph=False)(z).numpy()
             referee = "adaptive"
     share = float(tolerance) / len(recorded)
     chosen, report = {}, {}
