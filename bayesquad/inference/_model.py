@@ -326,19 +326,20 @@ def _describe(model, obs, seed, chosen=()):
             f"the model's log-density at one point has shape {lp.shape.as_list()}, not a scalar: "
             f"wrap observed variables in tfd.Independent or tfd.Sample so the model sums over "
             f"events, or use JointDistributionCoroutineAutoBatched")
-    return layout._replace(batched=_batches(model, layout, obs_t, seed))
+    return layout._replace(batched=_batches(model, layout, obs_t, seed, lp))
 
 
-def _batches(model, layout, obs_t, seed):
-    """Whether log_prob of a [2, D] batch equals the two single evaluations."""
+def _batches(model, layout, obs_t, seed, lp_at_zero):
+    """Whether log_prob of a [2, D] batch (the origin, where the caller evaluated it
+    already, and a random point) equals the two single evaluations."""
     dim = sum(layout.sizes)
-    z = tf.random.stateless_normal([2, dim], seed=[seed, 7], dtype=layout.dtype) * 0.3
-    single = log_prob_fn(model, layout, obs_t)
+    point = tf.random.stateless_normal([dim], seed=[seed, 7], dtype=layout.dtype) * 0.3
+    z = tf.stack([tf.zeros([dim], layout.dtype), point])
     try:
         together = _log_prob_batched(model, layout, obs_t, z)
     except Exception:  # noqa: BLE001 -- any failure means "does not batch"
         return False
-    apart = tf.stack([single(z[0]), single(z[1])])
+    apart = tf.stack([lp_at_zero, log_prob_fn(model, layout, obs_t)(point)])
     if together.shape != apart.shape:
         return False
     a, b = together.numpy(), apart.numpy()
