@@ -12,8 +12,8 @@ from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached, lookup
 from bayesquad.inference._graph_calls import graph_function
 
-__all__ = ["MapResult", "fd_hessians", "find_map", "graph_log_prob", "graph_value_and_grad",
-           "map_unconstrained", "name_bounds"]
+__all__ = ["MapResult", "fd_hessians", "find_map", "graph_value_and_grad", "map_unconstrained",
+           "name_bounds"]
 
 _RESTARTS = 5
 
@@ -96,13 +96,6 @@ def graph_value_and_grad(model, layout, obs_t):
     if compiled is None:
         return None
     return lambda z: _row_by_row(compiled, z, obs_t)
-
-
-def graph_log_prob(model, layout, obs_t, z):
-    """``log p`` at the rows of ``z`` (``[K, D]``) by :func:`graph_value_and_grad`, or
-    None when no MAP traced its function for this model and layout."""
-    value_and_grad = graph_value_and_grad(model, layout, obs_t)
-    return None if value_and_grad is None else value_and_grad(z)[0]
 
 
 def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):

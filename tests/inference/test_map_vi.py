@@ -113,10 +113,10 @@ def test_infinite_observed_value_is_refused():
                                for k, v in M.CONJ_OBS.items()})
 
 
-def test_graph_log_prob_is_the_maps_function_and_none_without_it():
-    """The finiteness check at the chains' starts reuses the MAP's graph function: its
-    values are the unconstrained log density (closed form: the model's log_prob plus the
-    bijectors' log-Jacobians), and nothing is traced or cached when no MAP ran."""
+def test_graph_value_and_grad_is_the_maps_function_and_none_without_it():
+    """The chains' start values reuse the MAP's graph function: its values are the
+    unconstrained log density (closed form: the model's log_prob plus the bijectors'
+    log-Jacobians) and its gradient, and nothing is traced or cached when no MAP ran."""
     from bayesquad.inference import _cache, _map, _model
     model = tfd.JointDistributionNamed(dict(
         mu=tfd.Normal(tf.constant(0.0, tf.float64), 10.0),
@@ -126,26 +126,21 @@ def test_graph_log_prob_is_the_maps_function_and_none_without_it():
     layout, obs_np = _model.make_layout(model, obs)
     obs_t = {k: tf.constant(v) for k, v in obs_np.items()}
     z = np.array([[0.3, -0.2], [1.0, 0.5], [-2.0, 1.5]])
-    assert _map.graph_log_prob(model, layout, obs_t, z) is None
+    assert _map.graph_value_and_grad(model, layout, obs_t) is None
     assert _cache.lookup(model, _map._value_and_grad_key(layout, jit=False)) is None
     # lookup stores nothing: the MAP below still builds its function
     _map.map_unconstrained(model, layout, obs_np, starts=np.zeros((1, 2)), jit=False)
-    got = _map.graph_log_prob(model, layout, obs_t, z)
+    got, grad = _map.graph_value_and_grad(model, layout, obs_t)(z)
     names = list(layout.names)
-    mu, u = z[:, names.index("mu")], z[:, names.index("lam")]
-    lam = np.logaddexp(0.0, u)  # Gamma's default bijector is Softplus
-    want = (model.log_prob(mu=mu, lam=lam, y=np.broadcast_to(M.Y, (3, 20))).numpy()
-            + sp.log_expit(u))
-    np.testing.assert_allclose(got, want, rtol=1e-12)
-    # and the gradient, against the closed form's central difference
-    lp, grad = _map.graph_value_and_grad(model, layout, obs_t)(z)
-    np.testing.assert_allclose(lp, want, rtol=1e-12)
 
     def closed_form(zz):
-        m, l = zz[:, names.index("mu")], np.logaddexp(0.0, zz[:, names.index("lam")])
-        return (model.log_prob(mu=m, lam=l, y=np.broadcast_to(M.Y, (len(zz), 20))).numpy()
-                + sp.log_expit(zz[:, names.index("lam")]))
-    h = 1e-5
+        u = zz[:, names.index("lam")]
+        lam = np.logaddexp(0.0, u)  # Gamma's default bijector is Softplus
+        return (model.log_prob(mu=zz[:, names.index("mu")], lam=lam,
+                               y=np.broadcast_to(M.Y, (len(zz), 20))).numpy()
+                + sp.log_expit(u))
+    np.testing.assert_allclose(got, closed_form(z), rtol=1e-12)
+    h = 1e-5  # the gradient against the closed form's central difference
     for j in range(2):
         step = np.zeros_like(z)
         step[:, j] = h
