@@ -1,8 +1,8 @@
 """Graph-mode functions called without TensorFlow's graph optimiser (Grappler).
 
 TensorFlow optimises a ``tf.function``'s graph with Grappler the first time the function
-is called. For the MAP's value and gradient that took 0.1-0.25 s of the first call on
-W1-W6 against 0.07-0.15 s without (AVX2 EPYC, 2026-12-07), and the later calls were no
+is called. For the MAP's value and gradient that took 0.1-0.45 s of the first call on
+W1-W6 against 0.07-0.28 s without (AVX2 EPYC, 2026-12-07), and the later calls were no
 faster for it (2-20 ms with or without). The functions here are called once per fit, or
 a few dozen times by the optimiser, so the optimisation never pays for itself; the
 sampler's XLA-compiled chunk does not go through Grappler and is not wrapped.

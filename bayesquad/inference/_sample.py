@@ -315,7 +315,7 @@ def sample(model, observed=None, *, chains=4, warmup=1000, draws=1000, seed=0, i
         states = _chains.initial_states(z0, sizes, seeds, dense_mass, metric)
         # before a checkpoint saves the states, so that a resumed run starts from the same
         # values; they also say whether the chains can start at all
-        states = _with_start_values(model, layout, obs, obs_t, states, init, dense_mass)
+        states = _with_start_values(model, layout, obs_t, states, init, dense_mass)
         _check_finite_start(states, obs, init_message)
         # try derived on the starting points now, not after the whole run
         _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
@@ -379,9 +379,11 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
         # needed here: the DataTree is built with xarray alone.)
         if importlib.util.find_spec("dask"):
             _import_in_background("dask.array")
-    # XLA compiles in C++ without the interpreter lock: the start gradients (0.1-0.3 s)
-    # are evaluated eagerly meanwhile. The compile keeps both cores busy much of the time,
-    # so only work the fit needs anyway belongs here
+    # XLA compiles in C++ without the interpreter lock. sample fills the start values
+    # before a checkpoint saves the states; only a state resumed from a checkpoint of an
+    # earlier version, saved before its first chunk, still lacks them and is evaluated
+    # here, meanwhile. The compile keeps both cores busy much of the time, so only work
+    # the fit needs anyway belongs here
     with concurrent.futures.ThreadPoolExecutor(1, "bayesquad-compile") as pool:
         compiled = pool.submit(run, *args)  # n = 0 steps: compile only
         states = _start_gradients(model, layout, obs_t, states, dense_mass)
@@ -435,7 +437,7 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
     return Fit.wrap(tree, target, settings)
 
 
-def _with_start_values(model, layout, obs, obs_t, states, init, dense):
+def _with_start_values(model, layout, obs_t, states, init, dense):
     """The states with the log density and gradient at their points: through the MAP's
     graph function after a MAP start (milliseconds; an eager evaluation takes 30-150 ms on
     W1-W6, a fifth of a later fit of a small model), else eagerly."""
