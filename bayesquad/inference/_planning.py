@@ -17,6 +17,7 @@ from bayesquad.distributions import plans as _plans
 from bayesquad.inference import _model
 from bayesquad.quadrature import reference_settings
 from bayesquad.inference._graph_calls import graph_function
+from bayesquad.inference._planning_parts import plannable_parts
 
 __all__ = [
     "DEFAULT_PLAN_TOLERANCE",
@@ -89,17 +90,6 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     z = tf.constant(np.atleast_2d(np.asarray(points, layout.dtype.as_numpy_dtype)))
     log_prob = _model.log_prob_fn(model, layout, obs_t)
 
-    evaluated = {}
-
-    def evaluate(plans):
-        # the same plans give the same values (eager, deterministic): with one integral,
-        # the final check and the finest candidate's error repeat a search measurement
-        key = tuple(sorted(plans.items()))
-        if key not in evaluated:
-            with _plans.applying(plans):
-                evaluated[key] = log_prob(z).numpy()
-        return evaluated[key]
-
     digest = (_model.data_digest(obs), float(tolerance))
     try:
         earlier = _EARLIER.get(model, {}).get(digest)
@@ -110,13 +100,16 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
         if planned_at.shape == z.shape and np.array_equal(planned_at, z.numpy()):
             # the same points (the same MAP): the measurements would repeat bit for bit
             return dict(chosen), {"meta": dict(meta, reused=True), "integrals": integrals}
-        reused = _verify(evaluate, chosen, best, integrals, tolerance)
-        if reused is not None:
-            return reused
     with _plans.recording() as recorded:
         base = log_prob(z).numpy()
     if not recorded:
         return {}, {}
+    evaluate = _evaluator(log_prob, z, base, tolerance, plannable_parts(
+        model, layout, obs_t, z, recorded), {k: c[0] for k, c in recorded.items()})
+    if earlier is not None:
+        reused = _verify(evaluate, chosen, best, integrals, tolerance)
+        if reused is not None:
+            return reused
     best = {k: c[-1] for k, c in recorded.items()}
     # Families without an order among them (the scales of an infinite range's map) have
     # no most accurate member to stand for "finest": pick, against an adaptive reference,
@@ -178,6 +171,42 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     except TypeError:
         pass
     return chosen, {"meta": meta, "integrals": report}
+
+
+def _evaluator(log_prob, z, base, tolerance, change, cheapest):
+    """``evaluate(plans) -> log density [K]`` at ``z`` (numpy), memoised per set of plans.
+
+    Through the plannable parts alone (``change``, see :mod:`._planning_parts`) once a
+    whole evaluation under the ``cheapest`` candidates, the largest change there is,
+    agrees with them; else, or without ``change``, by evaluating the whole model.
+    """
+    # the same plans give the same values (eager, deterministic): with one integral, the
+    # final check and the finest candidate's error repeat a search measurement
+    evaluated = {(): base}
+
+    def whole(plans):
+        with _plans.applying(plans):
+            return log_prob(z).numpy()
+
+    def key_of(plans):
+        return tuple(sorted(plans.items()))
+
+    if change is not None:
+        value = whole(cheapest)
+        evaluated[key_of(cheapest)] = value
+        # the rounding of sums taken in another order, far below any error a plan is
+        # judged by; a part left out or a stale value shows as the cheapest rule's error
+        scale = np.max(np.abs(base[np.isfinite(base)]), initial=0.0)
+        allowed = 1e-3 * float(tolerance) + 64 * np.finfo(base.dtype).eps * float(scale)
+        if not _max_change(base + change(cheapest), value) <= allowed:
+            change = None
+
+    def evaluate(plans):
+        key = key_of(plans)
+        if key not in evaluated:
+            evaluated[key] = whole(plans) if change is None else base + change(plans)
+        return evaluated[key]
+    return evaluate
 
 
 def _verify(evaluate, chosen, best, report, tolerance):
