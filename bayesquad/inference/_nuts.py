@@ -7,9 +7,9 @@ per-step info.  Nothing else is carried between chunks (the state includes NUTS'
 density and gradient at ``y``: recomputing them at a chunk boundary could differ in the
 last bit under XLA fusion), so a run split into chunks of any size --
 and resumed from a saved state -- is the same computation as one long run.  Randomness is
-stateless: step ``i`` of a chain uses Philox counters ``(0, i * 2**32 + stream)`` under the
-key of the chain's seed (lean kernel), or ``fold_in(seed, i)`` (TFP's kernel, lockstep
-chains).
+stateless: step ``i`` of a chain uses SplitMix64's output ``i * 2**32 + stream`` for the
+key of the chain's seed (lean kernel, ``_nuts_kernel._uniform``), or ``fold_in(seed, i)``
+(TFP's kernel, lockstep chains).
 
 The metric is applied by reparameterisation: NUTS runs with an identity mass matrix on
 ``y`` where ``z = loc + scale * y`` (diagonal) or ``z = loc + L y`` (dense), which is the
@@ -188,8 +188,8 @@ def _lean_kernel(log_prob, max_tree_depth, dense):
     def bootstrap(state, y, eps):
         # the state carries the log density and gradient at y (see with_start_gradients):
         # no second copy of the log density's graph in the compiled chunk. The chain's
-        # Philox key is hashed from its seed once per chunk, not per step (XLA does not
-        # hoist it out of the loop; see _nuts_kernel._uniform).
+        # key is hashed from its seed once per chunk, not per step (XLA does not hoist it
+        # out of the loop; see _nuts_kernel._uniform).
         del y, eps
         return (state["target_lp"][0], state["target_grad"][0],
                 _nuts_kernel.random_key(state["seed"]))
