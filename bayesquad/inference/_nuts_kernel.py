@@ -171,7 +171,9 @@ def transition(value_and_grad, q0, lp0, g0, step_size, key, max_tree_depth, step
     dim = tf.shape(q0)[0]
     # Streams: direction and subtree acceptance at depth d 1 + d and 64 + d, the
     # momentum 2**30 + j (j < 2 D), leaf k of the subtree at depth d 2**31 + 2**d + k (the
-    # leaf's index in a binary heap, below 2**32 for depth <= 30).
+    # leaf's index in a binary heap, below 2**32 for depth <= 30). The leaf's stream is an
+    # int32 and wraps: its counter is (step - 1) * 2**32 + 2**31 + 2**d + k, eagerly and
+    # under XLA alike, still apart from every other draw's (their streams are below 2**31).
     p0, u_direction, u_subtree = _transition_draws(key, step, dim, max_tree_depth, dtype)
     h0 = -lp0 + 0.5 * tf.reduce_sum(p0 * p0)
     zero, one = tf.constant(0.0, dtype), tf.constant(1.0, dtype)

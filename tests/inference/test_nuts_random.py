@@ -111,3 +111,22 @@ def test_streams_and_chains_are_uncorrelated_negative_control_shared_key():
     assert abs(np.corrcoef(a[:-1], a[1:])[0, 1]) < bound  # successive steps
     # negative control: two chains given the same key draw the same numbers
     assert np.corrcoef(a, _chain_uniforms(k1, 1))[0, 1] > 0.999
+
+
+def test_no_two_draws_of_neighbouring_transitions_share_a_counter():
+    """The leaves' int32 streams wrap (2**31 + 2**d + k): their counters must still differ
+    from every other draw's, within a transition and across neighbouring ones."""
+    key = _nuts_kernel.random_key(tf.constant([2, 9], tf.int32))
+    depth, dim = 6, 4
+    seen = []
+    for step in (40, 41, 42):
+        other = _nuts_kernel._bits64(key, step, tf.concat([
+            _nuts_kernel._MOMENTUM_STREAM + tf.range(2 * dim, dtype=tf.int64),
+            1 + tf.range(depth, dtype=tf.int64), 64 + tf.range(depth, dtype=tf.int64)], 0))
+        seen += [int(b) for b in other.numpy()]
+        for d in range(depth):
+            # as the kernel forms it: int32 arithmetic
+            leaf_streams = 2 ** 31 + tf.bitwise.left_shift(1, tf.constant(d)) + tf.range(2 ** d)
+            assert leaf_streams.dtype == tf.int32
+            seen += [int(b) for b in _nuts_kernel._bits64(key, step, leaf_streams).numpy()]
+    assert len(seen) == len(set(seen))
