@@ -97,7 +97,7 @@ def _transition_draws(key, step, dim, max_tree_depth, dtype):
     depths = tf.range(max_tree_depth, dtype=tf.int64)
     streams = tf.concat([_MOMENTUM_STREAM + tf.cast(tf.range(2 * dim), tf.int64),
                          1 + depths, 64 + depths], 0)
-    u = _to_unit(_bits64(key, step, streams), dtype)
+    u = _uniform(key, step, streams, dtype)
     pairs, rest = u[:2 * dim], u[2 * dim:]
     return (_box_muller(pairs[0::2], pairs[1::2]), rest[:max_tree_depth],
             rest[max_tree_depth:])

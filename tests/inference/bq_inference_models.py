@@ -6,6 +6,7 @@ diagnostics tests reuse the inference tests' draws.  Also run as a subprocess by
 resume test.
 """
 import functools
+import math
 
 import numpy as np
 import scipy.stats as st
@@ -131,3 +132,23 @@ if __name__ == "__main__":  # the resume test: run, killing itself after chunk 3
     _checkpoint.save_chunk = save_then_die
     bayesquad.inference.sample(CONJUGATE, CONJ_OBS, checkpoint=sys.argv[1], **CONJ_SETTINGS)
     sys.exit(3)  # never reached when the kill works
+
+
+# ---- a Poisson process with a periodic intensity (the quadrature-planning tests)
+PERIOD = 12.0
+
+
+def periodic_log_intensity(t, a, b):
+    """``a + b sin(2 pi t / PERIOD)``; its integral over whole periods is
+    ``length * e^a * I0(b)``."""
+    return a + b * tf.sin(2 * math.pi * t / PERIOD)
+
+
+def periodic_events(window, a, b, seed):
+    """Event times on ``[0, window]`` of the process with log intensity
+    :func:`periodic_log_intensity`, by thinning a homogeneous one."""
+    rng = np.random.default_rng(seed)
+    top = math.exp(a + abs(b))
+    cand = np.sort(rng.uniform(0, window, rng.poisson(top * window)))
+    keep = rng.uniform(0, 1, cand.size) < np.exp(a + b * np.sin(2 * np.pi * cand / PERIOD)) / top
+    return cand[keep]

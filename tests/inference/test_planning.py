@@ -16,16 +16,13 @@ from scipy import special
 import bayesquad  # noqa: F401
 from bayesquad.distributions import Plan, PoissonProcess, _plans
 from bayesquad.inference import laplace_box, plan_quadrature, plans_from_attrs, sample
+from bq_inference_models import periodic_events, periodic_log_intensity
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
 F64 = tf.float64
-T, PERIOD = 240.0, 12.0
+T = 240.0  # 20 whole periods
 KEY = "PoissonProcess:periodic_log_intensity"
-
-
-def periodic_log_intensity(t, a, b):
-    return a + b * tf.sin(2 * math.pi * t / PERIOD)
 
 
 def build(**quadrature):
@@ -38,15 +35,7 @@ def build(**quadrature):
     return tfd.JointDistributionCoroutine(model)
 
 
-def _simulate(a=0.5, b=1.2, seed=3):
-    rng = np.random.default_rng(seed)
-    top = math.exp(a + abs(b))
-    cand = np.sort(rng.uniform(0, T, rng.poisson(top * T)))
-    keep = rng.uniform(0, 1, cand.size) < np.exp(a + b * np.sin(2 * np.pi * cand / PERIOD)) / top
-    return cand[keep]
-
-
-EVENTS = _simulate()
+EVENTS = periodic_events(T, a=0.5, b=1.2, seed=3)
 MODEL = build()
 OBS = {"t": EVENTS}
 

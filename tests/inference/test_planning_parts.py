@@ -17,34 +17,23 @@ from scipy import special
 import bayesquad  # noqa: F401
 from bayesquad.distributions import PoissonProcess, _plans
 from bayesquad.inference import _model, _planning, _planning_parts, laplace_box, plan_quadrature
+from bq_inference_models import PERIOD, periodic_events, periodic_log_intensity
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
 F64 = tf.float64
-T, PERIOD = 120.0, 12.0
-KEY = "PoissonProcess:wave"
+T = 120.0  # 10 whole periods
+KEY = "PoissonProcess:periodic_log_intensity"
 
 
-def wave(t, a, b):
-    return a + b * tf.sin(2 * math.pi * t / PERIOD)
-
-
-def _events(a=0.5, b=1.0, seed=11):
-    rng = np.random.default_rng(seed)
-    top = math.exp(a + abs(b))
-    cand = np.sort(rng.uniform(0, T, rng.poisson(top * T)))
-    keep = rng.uniform(0, 1, cand.size) < np.exp(a + b * np.sin(2 * np.pi * cand / PERIOD)) / top
-    return cand[keep]
-
-
-EVENTS = _events()
+EVENTS = periodic_events(T, a=0.5, b=1.0, seed=11)
 
 
 def build(in_body=False):
     def model():
         a = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="a"))
         b = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="b"))
-        process = PoissonProcess(wave, tf.constant(0.0, F64), T, params={"a": a, "b": b},
+        process = PoissonProcess(periodic_log_intensity, tf.constant(0.0, F64), T, params={"a": a, "b": b},
                                  max_events=EVENTS.size, name="t")
         # an integral computed in the model's body, where no part's log-prob sees it
         loc = process.log_expected_count() if in_body else a
@@ -158,7 +147,7 @@ def test_the_same_plan_with_two_whole_evaluations(whole_plan, monkeypatch):
     assert len(calls) == 2
     # the plan meets the closed form at every point
     for a, b in POINTS:
-        d = PoissonProcess(wave, tf.constant(0.0, F64), T,
+        d = PoissonProcess(periodic_log_intensity, tf.constant(0.0, F64), T,
                            params={"a": tf.constant(a, F64), "b": tf.constant(b, F64)},
                            max_events=EVENTS.size)
         with _plans.applying(plans):
