@@ -6,12 +6,12 @@
   target acceptance, and, inside a slow window, the draws (and gradients) pooled into the
   running moments;
 * :func:`final` -- at the end of a slow window, the new metric from those moments, and
-  dual averaging restarted near the current step size.
+  dual averaging restarted near the current step size (numpy: between compiled chunks).
 
 The schedule (:func:`warmup_schedule`) is Stan's: a fast initial buffer, doubling slow
-windows, a fast terminal buffer. The sampler (``_nuts.make_run_chunk``) calls ``update``
-every step and ``final`` at each window end; it alone knows how a new metric changes its
-own coordinates (``_nuts._gradient_in_new_metric``).
+windows, a fast terminal buffer. The compiled sampler (``_nuts.make_run_chunk``) calls
+``update`` every step and stops at each window end; ``_nuts.remetric`` then calls ``final``
+on the host, and alone knows how a new metric changes the sampler's own coordinates.
 """
 import numpy as np
 
@@ -138,17 +138,27 @@ def update(state, i, z, accept, warmup, slow_start, window_ends, target_accept, 
     statistics ``[C]`` (pooled: one step size for the chains of this state), ``grad_z``
     the log density's gradient there, pooled too when given (``adaptation="gradient"``
     with a diagonal metric; None otherwise).
+
+    Both updates are computed every step and selected, not branched on: they are a few
+    scalar and ``D``-vector operations, and a ``tf.cond`` carrying the whole state costs
+    more to trace and compile than they cost to run (BENCHMARKS.md, issue 13).
     """
     in_warmup = i < warmup
-    state = tf.cond(in_warmup,
-                    lambda: _dual_averaging(state, tf.reduce_mean(accept), target_accept),
-                    lambda: state)
+    state = _select(in_warmup,
+                    _dual_averaging(state, tf.reduce_mean(accept), target_accept), state)
     in_slow = in_warmup & (i >= slow_start) & (i < tf.reduce_max(window_ends))
-    return tf.cond(in_slow, lambda: _welford(state, z, dense, grad_z), lambda: state)
+    return _select(in_slow, _welford(state, z, dense, grad_z), state)
+
+
+def _select(take, new, old):
+    """``new`` where ``take``, else ``old``, entry by entry (entries ``new`` did not
+    replace stay as they are)."""
+    return {k: v if new[k] is v else tf.where(take, new[k], v) for k, v in old.items()}
 
 
 def window_ends_at(window_ends, i):
-    """Whether a slow window ends after step ``i`` (call :func:`final` then)."""
+    """Whether a slow window ends after step ``i`` (a compiled chunk stops there, and the
+    host calls :func:`final` through ``_nuts.remetric``)."""
     return tf.reduce_any(tf.equal(window_ends, i + 1))
 
 
@@ -181,8 +191,8 @@ def _welford(state, z, dense, grad_z=None):
 
 
 def _spd_function(matrix, fn):
-    vals, vecs = tf.linalg.eigh(0.5 * (matrix + tf.linalg.matrix_transpose(matrix)))
-    return tf.matmul(vecs * fn(vals)[..., None, :], vecs, transpose_b=True)
+    vals, vecs = np.linalg.eigh(0.5 * (matrix + matrix.T))
+    return (vecs * fn(vals)) @ vecs.T
 
 
 def low_rank_covariance(draws_m2, grads_m2, n, ridge=LOW_RANK_RIDGE, cutoff=LOW_RANK_CUTOFF):
@@ -194,7 +204,8 @@ def low_rank_covariance(draws_m2, grads_m2, n, ridge=LOW_RANK_RIDGE, cutoff=LOW_
     ``diag(s) C diag(s)``, where ``C`` is the geometric mean of the scaled draws' sums of
     squares ``A`` and the inverse of the scaled gradients' ``B`` (the matrix with
     ``C B C = A``; each divided by ``ridge`` plus the identity), with its eigenvalues
-    inside ``[1/cutoff, cutoff]`` set to 1.
+    inside ``[1/cutoff, cutoff]`` set to 1. numpy, float64 (the sampler calls it between
+    compiled chunks, at window ends).
 
     Notes
     -----
@@ -204,84 +215,113 @@ def low_rank_covariance(draws_m2, grads_m2, n, ridge=LOW_RANK_RIDGE, cutoff=LOW_
     only (the low-rank part would see spurious directions). A coordinate whose gradient
     never varies keeps its draws' variance.
     """
-    dtype = draws_m2.dtype
-    tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).tiny, dtype)
-    var_x = tf.linalg.diag_part(draws_m2)
-    var_g = tf.linalg.diag_part(grads_m2)
-    ratio = tf.sqrt(tf.maximum(var_x, tiny) / tf.maximum(var_g, tiny))
-    flat = ~(var_g > 0) | ~tf.math.is_finite(ratio)
-    variance = tf.where(flat, tf.maximum(var_x, tiny) / tf.maximum(n - 1.0, 1.0), ratio)
-    s = tf.sqrt(variance)
+    draws_m2 = np.asarray(draws_m2, np.float64)
+    grads_m2 = np.asarray(grads_m2, np.float64)
+    n = float(n)
+    tiny = np.finfo(np.float64).tiny
+    var_x, var_g = np.diag(draws_m2), np.diag(grads_m2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.sqrt(np.maximum(var_x, tiny) / np.maximum(var_g, tiny))
+    flat = ~(var_g > 0) | ~np.isfinite(ratio)
+    variance = np.where(flat, np.maximum(var_x, tiny) / max(n - 1.0, 1.0), ratio)
+    s = np.sqrt(variance)
     outer = s[:, None] * s[None, :]
-    eye = tf.eye(tf.shape(draws_m2)[0], dtype=dtype)
+    eye = np.eye(len(s))
     # With no more draws than dimensions the spans of the draws and of the gradients
     # differ, and a direction seen by the draws alone looks arbitrarily wide (its gradient
     # variance is the ridge's): on a 203-dimensional GLMM such windows made warm-up
-    # trajectories 30x longer. There the estimate stays diagonal (and skips the
-    # eigendecompositions, ~0.1 s each at D = 200 under XLA).
-    enough = n > MIN_DRAWS_PER_DIMENSION * tf.cast(tf.shape(draws_m2)[0], dtype)
-
-    def corrected():
+    # trajectories 30x longer. There the estimate stays diagonal.
+    if not n > MIN_DRAWS_PER_DIMENSION * len(s):
+        return eye * outer
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         a = draws_m2 / outer
         # a flat coordinate carries no gradient information: B equal to A there (mean 1)
         either_flat = flat[:, None] | flat[None, :]
-        b = tf.where(either_flat, eye * a, grads_m2 * outer)
+        b = np.where(either_flat, eye * a, grads_m2 * outer)
         a, b = a / ridge + eye, b / ridge + eye
-        b_vals, b_vecs = tf.linalg.eigh(b)
-        b_half = tf.matmul(b_vecs * tf.sqrt(b_vals), b_vecs, transpose_b=True)
-        b_inv_half = tf.matmul(b_vecs * tf.math.rsqrt(b_vals), b_vecs, transpose_b=True)
-        middle = _spd_function(tf.matmul(b_half, tf.matmul(a, b_half)), tf.sqrt)
-        mean = tf.matmul(b_inv_half, tf.matmul(middle, b_inv_half))
+        try:
+            b_vals, b_vecs = np.linalg.eigh(b)
+            b_half = (b_vecs * np.sqrt(b_vals)) @ b_vecs.T
+            b_inv_half = (b_vecs / np.sqrt(b_vals)) @ b_vecs.T
+            middle = _spd_function(b_half @ a @ b_half, np.sqrt)
+            mean = b_inv_half @ middle @ b_inv_half
+            vals, vecs = np.linalg.eigh(0.5 * (mean + mean.T))
+        except np.linalg.LinAlgError:  # non-finite sums: no usable correction
+            return eye * outer
+        vals = np.where((vals > cutoff) | (vals < 1.0 / cutoff), vals, 1.0)
+        estimate = (vecs * vals) @ vecs.T * outer
+    # rounding in extreme windows (gradient variances spanning many orders of magnitude)
+    # can cost positive definiteness: then the diagonal estimate
+    if np.all(np.isfinite(estimate)) and np.all(vals > 0):
+        return estimate
+    return eye * outer
 
-        vals, vecs = tf.linalg.eigh(0.5 * (mean + tf.linalg.matrix_transpose(mean)))
-        vals = tf.where((vals > cutoff) | (vals < 1.0 / cutoff), vals, tf.ones_like(vals))
-        estimate = tf.matmul(vecs * vals, vecs, transpose_b=True) * outer
-        # rounding in extreme windows (gradient variances spanning many orders of
-        # magnitude) can cost positive definiteness: then the diagonal estimate
-        proper = tf.reduce_all(tf.math.is_finite(estimate)) & tf.reduce_all(vals > 0)
-        return tf.where(proper, estimate, eye * outer)
-    return tf.cond(enough, corrected, lambda: eye * outer)
+
+def _cholesky_or_none(matrix):
+    try:
+        factor = np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return None
+    return factor if np.all(np.isfinite(factor)) else None
+
+
+def _usable_diagonal(variances):
+    return bool(np.all(np.isfinite(variances)) and np.all(variances > 0))
 
 
 def final(state, dense, adaptation="stan"):
-    """The window's metric, shrunk towards 1e-3 with weight 5 / (n + 5) as Stan does.
+    """The state at the end of a slow window: the window's metric, shrunk towards 1e-3
+    with weight 5 / (n + 5) as Stan does, its moments cleared and dual averaging restarted
+    near the current step size.
 
     ``"stan"``: the variance of the draws. ``"gradient"`` (diagonal): nutpie's
     ``sqrt(var(draws) / var(gradients))``, exact for a Gaussian in the limit, where both
-    ratios give the variance, and better conditioned from few draws.
+    ratios give the variance, and better conditioned from few draws. ``"low-rank"``:
+    :func:`low_rank_covariance`, regularised by its ridge and cutoff instead.
+
+    numpy (``state`` a dict of arrays; the result has the same dtypes): the sampler calls
+    it between compiled chunks, which end at window ends (a Cholesky factorisation and its
+    branches in the compiled loop cost more to trace and compile than a whole window's
+    estimate costs here).
+
+    Notes
+    -----
+    A window whose estimate is not positive definite or not finite (a chain stuck, or
+    draws with infinities) keeps the diagonal of the estimate, or failing that the
+    previous metric, rather than hand NUTS a NaN metric.
     """
-    n = state["w_n"]
-    cov = state["w_m2"] / tf.maximum(n - 1.0, 1.0)
+    dtype = np.asarray(state["scale"]).dtype
+    n = float(state["w_n"])
+    m2 = np.asarray(state["w_m2"], np.float64)
+    cov = m2 / max(n - 1.0, 1.0)
     shrink = 5.0 / (n + 5.0)
-    if adaptation == "low-rank":
-        # regularised by its ridge and cutoff, not by Stan's shrinkage
-        estimate = low_rank_covariance(state["w_m2"], state["g_m2"], n)
-        factor = tf.linalg.cholesky(estimate)
-        diagonal = tf.linalg.diag(tf.sqrt(tf.linalg.diag_part(estimate)))
-        # XLA's Cholesky returns NaN where the estimate lost definiteness to rounding:
-        # keep its diagonal then, or the window's metric if even that is not usable
-        usable = lambda m: tf.reduce_all(tf.math.is_finite(m))  # noqa: E731
-        scale = tf.where(usable(factor), factor,
-                         tf.where(usable(diagonal) & tf.reduce_all(tf.linalg.diag_part(
-                             estimate) > 0), diagonal, state["scale"]))
-    elif dense:
-        eye = tf.eye(tf.shape(cov)[0], dtype=cov.dtype)
-        scale = tf.linalg.cholesky((1.0 - shrink) * cov + 1e-3 * shrink * eye)
+    old = np.asarray(state["scale"], np.float64)
+    if dense:
+        if adaptation == "low-rank":
+            estimate = low_rank_covariance(m2, state["g_m2"], n)
+        else:
+            estimate = (1.0 - shrink) * cov + 1e-3 * shrink * np.eye(len(cov))
+        scale = _cholesky_or_none(estimate)
+        if scale is None:
+            variances = np.diag(estimate)
+            scale = np.diag(np.sqrt(variances)) if _usable_diagonal(variances) else old
     else:
         if adaptation == "gradient":
-            g_var = state["g_m2"] / tf.maximum(n - 1.0, 1.0)
-            tiny = tf.constant(np.finfo(cov.dtype.as_numpy_dtype).tiny, cov.dtype)
-            ratio = tf.sqrt(cov / tf.maximum(g_var, tiny))
+            g_var = np.asarray(state["g_m2"], np.float64) / max(n - 1.0, 1.0)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ratio = np.sqrt(cov / np.maximum(g_var, np.finfo(np.float64).tiny))
             # a coordinate whose gradient never varies (flat direction) keeps the draws'
-            cov = tf.where((g_var > 0) & tf.math.is_finite(ratio), ratio, cov)
-        scale = tf.sqrt((1.0 - shrink) * cov + 1e-3 * shrink)
-    zero = tf.zeros_like(n)
-    return dict(state, loc=state["w_mean"], scale=scale, w_n=zero,
-                w_mean=tf.zeros_like(state["w_mean"]), w_m2=tf.zeros_like(state["w_m2"]),
-                g_mean=tf.zeros_like(state["g_mean"]), g_m2=tf.zeros_like(state["g_m2"]),
+            cov = np.where((g_var > 0) & np.isfinite(ratio), ratio, cov)
+        variances = (1.0 - shrink) * cov + 1e-3 * shrink
+        scale = np.sqrt(variances) if _usable_diagonal(variances) else old
+    log_eps = np.asarray(state["log_eps"])
+    zeros = {k: np.zeros_like(state[k]) for k in
+             ("w_n", "w_mean", "w_m2", "g_mean", "g_m2", "h_bar", "da_count")}
+    return dict(state, loc=np.asarray(state["w_mean"]).copy(), scale=scale.astype(dtype),
+                **zeros,
                 # restart dual averaging near the current step size, as Stan does
-                da_mu=np.log(10.0) + state["log_eps"], h_bar=zero, da_count=zero,
-                log_eps_bar=state["log_eps"])
+                da_mu=(np.log(10.0) + log_eps).astype(log_eps.dtype),
+                log_eps_bar=log_eps.copy())
 
 
 def _dual_averaging(state, accept, target_accept):

@@ -71,18 +71,28 @@ def _threads(n_groups):
 
 
 def run_chunks(run, states, infos, obs_t, fixed, total, warmup, chunk_size, checkpoint,
-               progress, step_time, divergences):
+               progress, step_time, divergences, window_ends=(), remetric=None):
     """Advance every group chunk by chunk to ``total`` steps; append each chunk's info.
 
     ``infos`` receives one dict per chunk with rows ``[n, chains, ...]`` (groups
-    concatenated along the chain axis, in group order).  Returns the final group states
-    and the number of divergent sampling transitions.
+    concatenated along the chain axis, in group order).  Chunks end at the slow windows'
+    ends ``window_ends``, where ``remetric(state)`` gives each group its new metric before
+    the next chunk (and before a checkpoint saves the states).  Returns the final group
+    states and the number of divergent sampling transitions.
     """
+    ends = sorted(int(e) for e in window_ends)
+
     def advance(state, n):
         as_tensors = {k: tf.constant(v) for k, v in state.items()}
         new_state, info = run(as_tensors, obs_t, tf.constant(n, tf.int32), *fixed)
-        return ({k: v.numpy() for k, v in new_state.items()},
-                {k: v.numpy()[:n] for k, v in info.items()})
+        new_state = {k: v.numpy() for k, v in new_state.items()}
+        taken = int(new_state["step"]) - int(state["step"])
+        if taken != n:  # the chunk stops at window ends, and so do the calls
+            raise RuntimeError(f"a chunk took {taken} steps where {n} were asked for "
+                               f"(window ends {ends})")
+        if int(new_state["step"]) in ends:
+            new_state = remetric(new_state)
+        return new_state, {k: v.numpy()[:n] for k, v in info.items()}
 
     pool = (concurrent.futures.ThreadPoolExecutor(_threads(len(states)))
             if len(states) > 1 else None)
@@ -95,7 +105,7 @@ def run_chunks(run, states, infos, obs_t, fixed, total, warmup, chunk_size, chec
             # (W2: 0.3 ms per transition), short enough for live progress on slow ones.
             per_call = min(chunk_size, _FIRST_CALL_STEPS)
             while step < total:
-                n = min(per_call, total - step)
+                n = min([per_call, total - step] + [e - step for e in ends if e > step])
                 tic = time.perf_counter()
                 if pool is None:
                     results = [advance(states[0], n)]

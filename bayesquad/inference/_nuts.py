@@ -3,13 +3,14 @@
 The sampler state is a flat dict of tensors (positions ``y`` in the preconditioned
 coordinates, metric, dual-averaging and running-variance statistics, step counter, seed);
 ``run_chunk`` advances it by up to ``chunk_size`` steps and returns the new state and the
-per-step info.  Nothing else is carried between chunks (the state includes NUTS's log
-density and gradient at ``y``: recomputing them at a chunk boundary could differ in the
-last bit under XLA fusion), so a run split into chunks of any size --
-and resumed from a saved state -- is the same computation as one long run.  Randomness is
-stateless: step ``i`` of a chain uses SplitMix64's output ``i * 2**32 + stream`` for the
-key of the chain's seed (lean kernel, ``_nuts_kernel._uniform``), or ``fold_in(seed, i)``
-(TFP's kernel, lockstep chains).
+per-step info, stopping early where a slow warm-up window ends, so that the window's
+metric is estimated on the host (:func:`remetric`) between chunks.  Nothing else is
+carried between chunks (the state includes NUTS's log density and gradient at ``y``:
+recomputing them at a chunk boundary could differ in the last bit under XLA fusion), so a
+run split into chunks of any size -- and resumed from a saved state -- is the same
+computation as one long run.  Randomness is stateless: step ``i`` of a chain uses
+SplitMix64's output ``i * 2**32 + stream`` for the key of the chain's seed (lean kernel,
+``_nuts_kernel._uniform``), or ``fold_in(seed, i)`` (TFP's kernel, lockstep chains).
 
 The metric is applied by reparameterisation: NUTS runs with an identity mass matrix on
 ``y`` where ``z = loc + scale * y`` (diagonal) or ``z = loc + L y`` (dense), which is the
@@ -32,6 +33,7 @@ __all__ = [
     "initial_state",
     "kernel_for",
     "make_run_chunk",
+    "remetric",
     "warmup_schedule",
     "with_start_gradients",
 ]
@@ -65,24 +67,6 @@ def _to_z(state, y, dense):
     if dense:
         return state["loc"] + tf.linalg.matvec(state["scale"], y)
     return state["loc"] + state["scale"] * y
-
-
-def _to_y(state, z, dense):
-    if dense:
-        centred = tf.transpose(z - state["loc"])
-        return tf.transpose(tf.linalg.triangular_solve(state["scale"], centred, lower=True))
-    return (z - state["loc"]) / state["scale"]
-
-
-def _gradient_in_new_metric(old, new, grad_y, dense):
-    """d log p / dy under ``new``'s metric from the gradient under ``old``'s, at one z.
-
-    With ``z = loc + S y``, ``d/dy = S^T d/dz``: ``d/dz = S_old^-T grad_y``.
-    """
-    if dense:
-        return tf.linalg.matvec(new["scale"], _dense_gradient_in_z(old, grad_y),
-                                transpose_a=True)
-    return grad_y / old["scale"] * new["scale"]
 
 
 def _dense_gradient_in_z(state, grad_y):
@@ -128,6 +112,31 @@ def with_start_gradients(states, value_and_grad, dense):
                       target_grad=g.astype(st["y"].dtype))
         at += n
     return out
+
+
+def remetric(state, dense, adaptation="stan"):
+    """The state after the slow window that ends at its step: the window's metric
+    (:func:`_adaptation.final`), with the chains' points and carried gradients in the new
+    metric's coordinates (numpy; between compiled chunks, which stop at window ends).
+
+    The log density is the same at the same point ``z``; only the gradient's coordinates
+    change with the metric, so nothing is evaluated again: with ``z = loc + S y``,
+    ``d/dy = S^T d/dz`` and ``d/dz = S_old^-T d/dy_old``.
+    """
+    new = _adaptation.final(state, dense, adaptation)
+    y, grad_y = np.asarray(state["y"]), np.asarray(state["target_grad"])
+    old_scale, scale = np.asarray(state["scale"]), np.asarray(new["scale"])
+    if dense:
+        z = state["loc"] + y @ old_scale.T
+        # rows: L_new^-1 (z - loc_new); L_new^T L_old^-T g
+        y_new = np.linalg.solve(scale, (z - new["loc"]).T).T
+        grad_new = np.linalg.solve(old_scale.T, grad_y.T).T @ scale
+    else:
+        z = state["loc"] + old_scale * y
+        y_new = (z - new["loc"]) / scale
+        grad_new = grad_y / old_scale * scale
+    dtype = y.dtype
+    return dict(new, y=y_new.astype(dtype), target_grad=grad_new.astype(dtype))
 
 
 def _needs_start_values(state):
@@ -225,9 +234,11 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
 
     ``log_prob`` maps ``[chains, D]`` to ``[chains]``.  The returned function (not yet
     compiled; the caller wraps it in ``tf.function``) advances ``state`` by ``n <= chunk_size``
-    steps and returns ``(new_state, info)``, where ``info`` holds ``chunk_size`` rows of
-    per-step values (rows past ``n`` are zeros).  ``kernel`` is one of :data:`KERNELS`;
-    the lean kernel takes states of one chain only.
+    steps, or fewer when a slow window ends first, and returns ``(new_state, info)``:
+    ``new_state["step"]`` says how far it got, and ``info`` holds ``chunk_size`` rows of
+    per-step values (rows past the steps taken are zeros). A state stopped at a window end
+    needs :func:`remetric` before the next call. ``kernel`` is one of :data:`KERNELS`; the
+    lean kernel takes states of one chain only.
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
@@ -251,7 +262,7 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
                                   (tf.int32 if k == "n_steps" else dtype), size=chunk_size)
                 for k in INFO_NAMES}
 
-        def body(j, st, y, kr, bufs):
+        def body(j, st, y, kr, bufs, _):
             i = i0 + j
             eps = _adaptation.step_size(st, i, warmup)
             y, kr, info = kernel_step(st, y, kr, eps, i)
@@ -262,23 +273,16 @@ def make_run_chunk(log_prob, *, chunk_size, max_tree_depth, dense, adaptation="s
             grad_z = _gradient_in_z(st, carried(kr)[1], dense, adaptation)
             st = _adaptation.update(st, i, z, accept, warmup, slow_start, window_ends,
                                     target_accept, dense, grad_z)
+            # a chunk stops where a slow window ends: the host computes the new metric
+            # (remetric) before the next chunk
+            return j + 1, st, y, kr, bufs, _adaptation.window_ends_at(window_ends, i)
 
-            def remetric():
-                # the log density is the same at the same z; only the gradient's
-                # coordinates change with the metric (no new evaluation, no second graph)
-                new = _adaptation.final(st, dense, adaptation)
-                lp, grad_y = carried(kr)
-                new_grad = _gradient_in_new_metric(st, new, grad_y, dense)
-                return new, _to_y(new, z, dense), with_carried(kr, lp, new_grad)
-            st, y, kr = tf.cond(_adaptation.window_ends_at(window_ends, i), remetric,
-                                lambda: (st, y, kr))
-            return j + 1, st, y, kr, bufs
-
-        _, state, y, kr, bufs = tf.while_loop(
-            lambda j, *_: j < n, body, (tf.constant(0, tf.int32), state, y0, kr0, bufs),
+        steps, state, y, kr, bufs, _ = tf.while_loop(
+            lambda j, *rest: (j < n) & tf.logical_not(rest[-1]), body,
+            (tf.constant(0, tf.int32), state, y0, kr0, bufs, tf.constant(False)),
             maximum_iterations=chunk_size)
         state["y"] = y
         state["target_lp"], state["target_grad"] = carried(kr)
-        state["step"] = i0 + n
+        state["step"] = i0 + steps
         return state, {k: b.stack() for k, b in bufs.items()}
     return run_chunk

@@ -317,9 +317,10 @@ def sample(model, observed=None, *, chains=4, warmup=1000, draws=1000, seed=0, i
         # values; they also say whether the chains can start at all
         states = _with_start_values(model, layout, obs_t, states, init, dense_mass)
         _check_finite_start(states, obs, init_message)
-        # try derived on the starting points now, not after the whole run
-        _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
-                             derived)
+        if derived is not None:
+            # try derived on the starting points now, not after the whole run
+            _derived.add_derived(_datatree.constrain_draws(model, layout, obs, z0[:, None]),
+                                 derived)
         times["init"] = time.perf_counter()
         plans, plans_json = _choose_plans(quadrature, model, obs, planning, bijectors)
         if checkpoint is not None:
@@ -395,9 +396,11 @@ def _run(model, target, layout, obs, obs_t, states, infos, settings, sizes, chai
     # as the verdict counts them: resumed warm-up rows are not divergences of the draws
     divergences = sampling_divergences(infos, warmup)
     try:
-        states, divergences = _chains.run_chunks(run, states, infos, obs_t, fixed, total,
-                                                 warmup, chunk_size, checkpoint, progress,
-                                                 step_time, divergences)
+        states, divergences = _chains.run_chunks(
+            run, states, infos, obs_t, fixed, total, warmup, chunk_size, checkpoint, progress,
+            step_time, divergences, window_ends=ends,
+            remetric=lambda st: _nuts.remetric(st, dense_mass,
+                                               settings["metric_adaptation"]))
     except KeyboardInterrupt:
         if checkpoint is None:
             raise

@@ -87,18 +87,31 @@ def test_start_gradients_of_several_groups_in_one_call():
         np.testing.assert_allclose(st["target_grad"], grad, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("dense", [False, True], ids=["diagonal", "dense"])
-def test_gradient_follows_a_metric_change(dense):
+def _window_moments(state, draws, dense):
+    """``state`` with a slow window's running moments of ``draws`` (as update pools them)."""
+    centred = draws - draws.mean(0)
+    m2 = centred.T @ centred if dense else np.sum(centred ** 2, 0)
+    return dict(state, w_n=np.asarray(float(len(draws))), w_mean=draws.mean(0), w_m2=m2,
+                g_m2=m2 if dense else state["g_m2"])
+
+
+@pytest.mark.parametrize("dense, adaptation", [(False, "stan"), (True, "stan"),
+                                               (True, "low-rank")])
+def test_gradient_follows_a_metric_change(dense, adaptation):
+    """remetric: the same points z, their gradients in the new metric's coordinates."""
     z = rng.standard_normal((2, D))
     old = _nuts.initial_state(z, [0, 0], dense, _metric(dense, 2))
-    new = dict(old, scale=_metric(dense, 3).astype(np.float64))
-    new["y"] = _nuts._to_y({k: tf.constant(v) for k, v in new.items()}, tf.constant(z),
-                           dense).numpy()
-    _, grad_old = _grad_y(old, dense)
-    moved = _nuts._gradient_in_new_metric(
-        {k: tf.constant(v) for k, v in old.items()}, {k: tf.constant(v) for k, v in new.items()},
-        tf.constant(grad_old), dense).numpy()
-    _, expected = _grad_y(new, dense)
-    np.testing.assert_allclose(moved, expected, rtol=1e-10, atol=1e-12)
+    old = _nuts.with_start_gradients([old], value_and_grad, dense)[0]
+    old = _window_moments(old, rng.standard_normal((40, D)) * [0.5, 2.0, 1.0], dense)
+    new = _nuts.remetric(old, dense, adaptation)
+    assert np.max(np.abs(new["scale"] - old["scale"])) > 1e-2  # the metric did change
+    assert new["w_n"] == 0 and new["da_count"] == 0 and new["h_bar"] == 0
+    z_new = np.asarray(_nuts._to_z(new, new["y"], dense))
+    np.testing.assert_allclose(z_new, z, rtol=1e-12, atol=1e-12)
+    lp, expected = _grad_y(new, dense)
+    np.testing.assert_allclose(new["target_lp"], lp, rtol=1e-12)  # unchanged, no evaluation
+    np.testing.assert_allclose(new["target_grad"], expected, rtol=1e-10, atol=1e-12)
     # negative control: the old coordinates' gradient is not the new one's
-    assert np.max(np.abs(grad_old - expected)) > 1e-3
+    assert np.max(np.abs(old["target_grad"] - expected)) > 1e-3
+    for k, v in old.items():
+        assert np.asarray(new[k]).dtype == np.asarray(v).dtype, k
