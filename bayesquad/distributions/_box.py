@@ -192,17 +192,22 @@ class BoxFunctionMixin(UserFunctionMixin, QuadratureStatusMixin):
         return _plans.lookup(_plans.plan_key(kind, self._fn),
                              functools.partial(candidates, self.dim))
 
-    def _box_log_integral(self, what):
+    def _box_integral(self, what, log=True):
         """``(log ∫ exp(fn), status)`` per batch element: the plan's product rule where one
-        is in force (status 0: measured, not estimated), else the configured cubature."""
+        is in force (status 0: measured, not estimated), else the configured cubature.
+        With ``log=False`` the integral itself, which a product rule sums without the
+        log-sum-exp."""
         fn, values = self._keyed()
         plan = self._plan()
         if plan is not None:
             rule = GaussLegendre(plan.get("nodes"), plan.get("panels"), plan.get("scale"))
-            value = rule.integrate_box(fn, self._low, self._high, args=values, log=True)
+            value = (rule.integrate_box(fn, self._low, self._high, args=values, log=True)
+                     if log else
+                     rule.integrate_box_exp(fn, self._low, self._high, args=values))
             return value, tf.zeros(tf.shape(value), tf.int32)
         res = self.integral_result()
-        return C.checked_log_value(res, strict=self.validate_args, what=what), res.status
+        value = C.checked_log_value(res, strict=self.validate_args, what=what)
+        return (value if log else tf.exp(value)), res.status
 
     def integral_result(self):
         """:class:`bayesquad.IntegrationResult` of ``log ∫ exp(fn)`` over the box by the

@@ -219,18 +219,21 @@ class IntervalFunctionMixin(UserFunctionMixin, QuadratureStatusMixin):
         return _plans.lookup(_plans.plan_key(kind, self._fn),
                              gauss_legendre_candidates if finite else mapped_candidates)
 
-    def _window_log_integral(self, what):
-        """``(log ∫_low^high exp(fn), status)``: the plan's frozen rule where one is in
+    def _window_integral(self, what, log=True):
+        """``(log ∫_low^high exp(fn), status)``, the plan's frozen rule where one is in
         force (status 0: the plan is certified by measurement, not by an estimate), else
-        the configured method under the package's failure policy."""
+        the configured method under the package's failure policy. With ``log=False`` the
+        integral itself, which a frozen rule sums without the log-sum-exp."""
         plan = self._window_plan()
         if plan is not None:
             rule = GaussLegendre(plan.get("nodes"), plan.get("panels"), plan.get("scale"))
             fn, args = self._keyed()
-            value = rule.integrate(fn, self._low, self._high, args=args, log=True)
+            value = (rule.integrate(fn, self._low, self._high, args=args, log=True) if log
+                     else rule.integrate_exp(fn, self._low, self._high, args=args))
             return value, tf.zeros(tf.shape(value), tf.int32)
         res = self._log_integral(self._low, self._high)
-        return checked_log_value(res, strict=self.validate_args, what=what), res.status
+        value = checked_log_value(res, strict=self.validate_args, what=what)
+        return (value if log else tf.exp(value)), res.status
 
 
 #: (nodes, panels) of the composite Gauss–Legendre candidates of a finite window

@@ -164,10 +164,10 @@ class Normalized(IntervalFunctionMixin, ScalarEventMixin, tfd.Distribution):
 
     def _quadrature_status(self, value):
         # the normaliser's status per batch element: the same for every value
-        return self._window_log_integral("the normaliser Z")[1]
+        return self._window_integral("the normaliser Z")[1]
 
     def _log_z(self):
-        return self._window_log_integral("the normaliser Z")[0]
+        return self._window_integral("the normaliser Z")[0]
 
     def _log_unnormalized(self, x, nan_outside=False):
         """``log_density`` on ``x`` (any shape broadcasting with the batch), -inf outside

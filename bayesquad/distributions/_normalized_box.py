@@ -109,17 +109,17 @@ class NormalizedBox(BoxFunctionMixin, tfd.Distribution):
     def log_normalizer(self):
         """``log Z = log ∫_box exp(log_density)`` per batch element."""
         with self._name_and_control_scope("log_normalizer"):
-            return self._box_log_integral("the normaliser over the box")[0]
+            return self._box_integral("the normaliser over the box")[0]
 
     def _quadrature_status(self, value):
         # the status of Z per batch element, whatever the value
-        return self._box_log_integral("the normaliser over the box")[1]
+        return self._box_integral("the normaliser over the box")[1]
 
     def _log_prob(self, x):
         x = tf.convert_to_tensor(x, self.dtype)
         inside, safe = self._inside(x)
         log_f = tf.convert_to_tensor(self._fn(safe, **self._params), self.dtype)
-        value = log_f - self._box_log_integral("the normaliser over the box")[0]
+        value = log_f - self._box_integral("the normaliser over the box")[0]
         return tf.where(inside, value, tf.constant(-np.inf, self.dtype))
 
     # ---- sampling by rejection ------------------------------------------------------

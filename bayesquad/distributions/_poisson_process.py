@@ -182,10 +182,10 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
 
     def _quadrature_status(self, value):
         # the status of ∫λ per batch element: the same for every set of events
-        return self._window_log_integral("∫λ")[1]
+        return self._window_integral("∫λ")[1]
 
     def _log_expected(self):
-        return self._window_log_integral("∫λ")[0]
+        return self._window_integral("∫λ")[0]
 
     def log_expected_count(self):
         """``log ∫_low^high λ(t) dt`` per batch element."""
@@ -195,7 +195,7 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
     def expected_count(self):
         """``Λ = ∫_low^high λ(t) dt``: the mean (and variance) of the number of events."""
         with self._name_and_control_scope("expected_count"):
-            return tf.exp(self._log_expected())
+            return self._window_integral("∫λ", log=False)[0]
 
     # ---- density -----------------------------------------------------------------
     def _expanded_params(self):
@@ -212,7 +212,7 @@ class PoissonProcess(IntervalFunctionMixin, PaddedEventsMixin, tfd.Distribution)
         inside = tf.broadcast_to(inside, tf.shape(log_lam))
         total = tf.reduce_sum(tf.where(inside, log_lam, tf.zeros_like(log_lam)), axis=-1)
         stray = tf.reduce_any(present & ~inside, axis=-1)
-        out = total - tf.exp(self._log_expected())
+        out = total - self._window_integral("∫λ", log=False)[0]
         return tf.where(stray, tf.constant(-np.inf, self.dtype), out)
 
     # ---- sampling by thinning ----------------------------------------------------

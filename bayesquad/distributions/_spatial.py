@@ -112,17 +112,17 @@ class SpatialPoissonProcess(BoxFunctionMixin, PaddedEventsMixin, tfd.Distributio
     # ---- integrated intensity ----------------------------------------------------
     def _quadrature_status(self, value):
         # the status of ∫λ over the box per batch element, whatever the events
-        return self._box_log_integral("∫λ over the box")[1]
+        return self._box_integral("∫λ over the box")[1]
 
     def log_expected_count(self):
         """``log ∫_box λ(x) dx`` per batch element."""
         with self._name_and_control_scope("log_expected_count"):
-            return self._box_log_integral("∫λ over the box")[0]
+            return self._box_integral("∫λ over the box")[0]
 
     def expected_count(self):
         """``Λ = ∫_box λ(x) dx``: the mean number of events."""
         with self._name_and_control_scope("expected_count"):
-            return tf.exp(self._box_log_integral("∫λ over the box")[0])
+            return self._box_integral("∫λ over the box", log=False)[0]
 
     # ---- density -----------------------------------------------------------------
     def _log_prob(self, events):
@@ -134,7 +134,7 @@ class SpatialPoissonProcess(BoxFunctionMixin, PaddedEventsMixin, tfd.Distributio
         log_lam = log_lam + tf.zeros_like(safe[..., 0])
         total = tf.reduce_sum(tf.where(inside, log_lam, tf.zeros_like(log_lam)), axis=-1)
         stray = tf.reduce_any(present & ~inside, axis=-1)
-        out = total - tf.exp(self._box_log_integral("∫λ over the box")[0])
+        out = total - self._box_integral("∫λ over the box", log=False)[0]
         return tf.where(stray, tf.constant(-np.inf, self.dtype), out)
 
     # ---- sampling by thinning ----------------------------------------------------

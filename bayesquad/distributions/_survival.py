@@ -228,11 +228,13 @@ class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distributi
         return _plans.lookup(_plans.plan_key("SurvivalFromHazard", self._log_hazard),
                              _survival_candidates)
 
-    def _log_cumulative_hazard(self, t, plan=None):
+    def _log_cumulative_hazard(self, t, plan=None, log=True):
         """``log ∫_{t0}^{t} h`` and the integration result, for ``t > t0`` (caller masks).
 
         With a quadrature ``plan`` the result is the plan's frozen rule: an
         ``IntegrationResult`` whose error is NaN and status 0 (certified by measurement).
+        With a plan and ``log=False``, the value is ``∫ h`` itself, summed without the
+        log-sum-exp (what ``log_prob`` subtracts).
         """
         p = self._power if plan is None else float(plan.get("power"))
         keys = tuple(self._params)
@@ -266,16 +268,18 @@ class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distributi
         zero = tf.zeros([], dtype)
         args = (t, v0, *[self._params[k] for k in keys])
         if plan is not None:
-            value = GaussLegendre(int(plan.get("nodes"))).integrate(
-                log_integrand, zero, zero + 1.0, args=args, log=True)
+            rule = GaussLegendre(int(plan.get("nodes")))
+            value = (rule.integrate(log_integrand, zero, zero + 1.0, args=args, log=True)
+                     if log else rule.integrate_exp(log_integrand, zero, zero + 1.0, args=args))
             return IntegrationResult(value, tf.fill(tf.shape(value), tf.constant(np.nan, dtype)),
                                      tf.fill(tf.shape(value), int(plan.get("nodes"))),
                                      tf.zeros(tf.shape(value), tf.int32))
         return integrate(log_integrand, zero, zero + 1.0, args=args, log=True,
                          **self._options)
 
-    def _evaluate(self, t):
-        """(log ΔH, result, inside, positive) with the double-where guards."""
+    def _evaluate(self, t, log=True):
+        """(log ΔH, result, inside, t) with the double-where guards; ΔH itself in place of
+        its log with ``log=False``."""
         dtype = self.dtype
         t = tf.convert_to_tensor(t, dtype)
         shape = tf.broadcast_dynamic_shape(tf.shape(t), self.batch_shape_tensor())
@@ -284,11 +288,15 @@ class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distributi
         inside = (t >= t0) & (t >= 0) & tf.math.is_finite(t)
         positive = inside & (t > t0)
         safe_t = tf.where(positive, t, t0 + 1.0)
-        res = self._log_cumulative_hazard(safe_t, self._plan())
+        plan = self._plan()
+        if plan is not None and not log:  # the frozen rule's sum, no log-sum-exp
+            res = self._log_cumulative_hazard(safe_t, plan, log=False)
+            return tf.where(positive, res.value, tf.zeros_like(t)), res, inside, t
+        res = self._log_cumulative_hazard(safe_t, plan)
         log_dh = checked_log_value(res, strict=self.validate_args,
                                    what="cumulative hazard integral")
         log_dh = tf.where(positive, log_dh, tf.constant(-np.inf, dtype))
-        return log_dh, res, inside, t
+        return (log_dh if log else tf.exp(log_dh)), res, inside, t
 
     def log_cumulative_hazard(self, t):
         """``log(H(t) - H(t0))`` (``-inf`` at ``t = t0``; NaN outside the support)."""
@@ -310,7 +318,7 @@ class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distributi
         return self._evaluate(value)[1].status
 
     def _log_prob(self, t):
-        log_dh, _, inside, t = self._evaluate(t)
+        dh, _, inside, t = self._evaluate(t, log=False)
         safe_t = tf.where(inside, t, tf.broadcast_to(self._entry_or_zero(), tf.shape(t))
                           + 1.0)
         log_h = tf.broadcast_to(self._log_hazard(safe_t, **self._params), tf.shape(t))
@@ -319,13 +327,13 @@ class SurvivalFromHazard(QuadratureStatusMixin, ScalarEventMixin, tfd.Distributi
         # 0 * log h must be 0 even where log h = ±inf (a censored time at t = 0)
         event_term = tf.where(d > 0, d * tf.where(d > 0, log_h, tf.zeros_like(log_h)),
                               tf.zeros_like(log_h))
-        value = event_term - tf.exp(log_dh)
+        value = event_term - dh
         return tf.where(inside, value, tf.constant(-np.inf, self.dtype))
 
     def _log_survival_function(self, t):
-        log_dh, _, inside, t = self._evaluate(t)
+        dh, _, inside, t = self._evaluate(t, log=False)
         below = tf.math.is_finite(t) & ~inside  # before entry: survival 1
-        return tf.where(inside, -tf.exp(log_dh),
+        return tf.where(inside, -dh,
                         tf.where(below, tf.zeros_like(t), tf.constant(-np.inf, self.dtype)))
 
     def _survival_function(self, t):

@@ -127,6 +127,29 @@ class GaussLegendre:
         upper`` where one is). Returns the value only, shape ``batch_shape``; gradients
         flow to ``args``, captured tensors and finite limits.
         """
+        return self._integrate(f, lower, upper, args, "log" if log else "plain")
+
+    def integrate_exp(self, f, lower, upper, *, args=()):
+        """``∫_lower^upper exp(f(x, *args)) dx`` by this rule, as a value (not its log).
+
+        For a caller that needs the integral itself, such as an expected count or a
+        cumulative hazard subtracted from a log density: one exponential and a weighted
+        sum per node, where ``exp(integrate(f, ..., log=True))`` also takes the nodes'
+        maximum and a logarithm, and so its gradient has more passes over the nodes
+        (W4's value and gradient: ~20 % faster this way). Arguments as for
+        :meth:`integrate`.
+
+        Notes
+        -----
+        The sum of positive terms is as accurate as the log-sum-exp, but its range is
+        float's: it overflows to ``inf`` once a single term ``w·exp(f)`` exceeds the
+        largest float, and terms below the smallest underflow to 0 (an integral below
+        ~1e-308 in float64, ~1e-38 in float32, comes out as 0). Where the log of a tiny
+        or huge integral is wanted, use ``integrate(..., log=True)``.
+        """
+        return self._integrate(f, lower, upper, args, "exp")
+
+    def _integrate(self, f, lower, upper, args, mode):
         lower = tf.convert_to_tensor(lower)
         dtype = lower.dtype
         upper = tf.convert_to_tensor(upper, dtype)
@@ -151,11 +174,13 @@ class GaussLegendre:
             raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
                              f"{x.shape.as_list()}; it must return one value per node")
         if self.scale is None:
-            if log:  # lower < upper (the log of a negative integral does not exist)
+            if mode == "log":  # lower < upper (the log of a negative integral does not exist)
                 return tf.reduce_logsumexp(g + tf.math.log(w), 0) + tf.math.log(width)
-            return tf.reduce_sum(w * g, 0) * width
-        if log:
+            return tf.reduce_sum(w * (tf.exp(g) if mode == "exp" else g), 0) * width
+        if mode == "log":
             return tf.reduce_logsumexp(g + tf.math.log(w) + log_jac, 0)
+        if mode == "exp":  # one exponent: a huge Jacobian times a tiny integrand is finite
+            return tf.reduce_sum(w * tf.exp(g + log_jac), 0)
         return tf.reduce_sum(w * g * tf.exp(log_jac), 0)
 
     def integrate_box(self, f, lower, upper, *, args=(), log=False):
@@ -167,6 +192,19 @@ class GaussLegendre:
         rule has a ``scale`` (each axis mapped as in :meth:`integrate`). Returns the value
         only; gradients flow to ``args``, captured tensors and finite limits.
         """
+        return self._integrate_box(f, lower, upper, args, "log" if log else "plain")
+
+    def integrate_box_exp(self, f, lower, upper, *, args=()):
+        """``∫ exp(f)`` over the box ``[lower, upper]``, as a value (not its log).
+
+        :meth:`integrate_box` for a caller that needs the integral itself (an expected
+        count): one exponential and a weighted sum per node, no log-sum-exp. The Notes
+        of :meth:`integrate_exp` apply: the value overflows to ``inf`` or underflows to 0
+        where the integral leaves float's range.
+        """
+        return self._integrate_box(f, lower, upper, args, "exp")
+
+    def _integrate_box(self, f, lower, upper, args, mode):
         lower = tf.convert_to_tensor(lower)
         dtype = lower.dtype
         upper = tf.convert_to_tensor(upper, dtype)
@@ -208,10 +246,13 @@ class GaussLegendre:
             raise ValueError(f"f returned shape {g.shape.as_list()} for nodes of shape "
                              f"{x.shape.as_list()}; it must return one value per node "
                              f"({x.shape[:-1].as_list()})")
-        if self.scale is None and not log:
-            return tf.reduce_sum(tf.exp(log_w) * g, 0) * tf.reduce_prod(upper - lower, -1)
-        if log:
+        if mode == "log":
             return tf.reduce_logsumexp(g + log_w + log_jac, 0)
+        if self.scale is None:
+            terms = tf.exp(g) if mode == "exp" else g
+            return tf.reduce_sum(tf.exp(log_w) * terms, 0) * tf.reduce_prod(upper - lower, -1)
+        if mode == "exp":  # one exponent: a huge Jacobian times a tiny integrand is finite
+            return tf.reduce_sum(tf.exp(g + log_w + log_jac), 0)
         return tf.reduce_sum(g * tf.exp(log_w + log_jac), 0)
 
     def _check_limits(self, lower, upper):

@@ -74,6 +74,32 @@ def test_log_prob_of_padded_realisations_and_gradients():
             np.tile(EVENTS[r], (4, 1)), A, B), rtol=1e-13)
 
 
+def test_planned_log_prob_sums_the_count_without_log_sum_exp():
+    """Under a plan, ``log_prob`` and ``expected_count`` take the frozen rule's plain sum
+    (``integrate_exp``), ``log_expected_count`` its log-sum-exp: equal to rounding, and
+    value and gradients meet the closed form, under XLA too."""
+    from bayesquad.distributions import _plans
+    plan = _plans.Plan.make("20-node x 2", 40, ladder="panels", nodes=20, panels=2)
+
+    @tf.function(jit_compile=True)
+    def run(a, b):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            d = PoissonProcess(log_linear, 0.0, T, params=dict(a=a, b=b))
+            lp = d.log_prob(EVENTS)
+        return lp, tape.gradient(lp, [a, b]), d.expected_count(), d.log_expected_count()
+
+    with _plans.applying({"PoissonProcess:log_linear": plan}):
+        lp, (g_a, g_b), count, log_count = run(tf.constant(A), tf.constant(B))
+    np.testing.assert_allclose(count.numpy(), np.exp(log_count.numpy()), rtol=1e-14)
+    np.testing.assert_allclose(count.numpy(), big_lambda(A, B), rtol=1e-13)
+    np.testing.assert_allclose(lp.numpy(), reference_log_prob(EVENTS, A, B), rtol=1e-13)
+    n = np.sum(~np.isnan(EVENTS), -1)
+    np.testing.assert_allclose(g_a.numpy(), n - big_lambda(A, B), rtol=1e-12)
+    np.testing.assert_allclose(g_b.numpy(), np.nansum(EVENTS, -1) - dlambda_db(A, B),
+                               rtol=1e-11)
+
+
 def test_events_outside_the_window_give_minus_inf_with_finite_gradient():
     a = tf.constant(A[:2])  # batch [2]: one realisation each
     with tf.GradientTape() as tape:

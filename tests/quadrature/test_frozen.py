@@ -261,3 +261,110 @@ def test_box_rules_are_capped():
     with pytest.raises(ValueError, match="at most"):
         GaussLegendre(64, 16).integrate_box(lambda x: x[..., 0], tf.zeros([3], F64),
                                             tf.ones([3], F64))
+
+
+# -- integrate_exp / integrate_box_exp: ∫ exp(f) as a value ------------------------------
+EXP_CASES = [  # (log f, lower, upper, exact integral, rule): the log-mode cases above
+    (lambda x: -0.5 * x, 0.0, 1.0, 2.0 * (1.0 - math.exp(-0.5)), GaussLegendre(16)),
+    (lambda x: 2.0 * tf.math.log(x), 0.5, 2.0, 2.625, GaussLegendre(2)),  # x^2: exact
+] + [(f, lo, hi, math.exp(log_exact), rule) for f, lo, hi, log_exact, rule in MAPPED]
+
+
+@pytest.mark.parametrize("case", EXP_CASES, ids=[f"exp{i}" for i in range(len(EXP_CASES))])
+def test_exp_mode_catalogue(case):
+    log_f, lo, hi, exact, rule = case
+    got = rule.integrate_exp(log_f, tf.constant(lo, F64), tf.constant(hi, F64))
+    assert float(got) == pytest.approx(exact, rel=1e-11)
+
+
+def test_exp_mode_is_the_log_mode_exponentiated_on_a_mixed_batch():
+    """Per-element finite and infinite ranges of exp(-|x|) (kink at the ends only), one
+    call; the same sums as the log mode."""
+    lo = tf.constant([0.0, 0.0, -INF], F64)
+    hi = tf.constant([1.0, INF, 0.0], F64)
+    rule = GaussLegendre(64, scale=2.0)
+    log_f = lambda x: -tf.abs(x)  # noqa: E731
+    got = rule.integrate_exp(log_f, lo, hi).numpy()
+    np.testing.assert_allclose(got, [1 - math.exp(-1), 1.0, 1.0], rtol=1e-11)
+    np.testing.assert_allclose(got, np.exp(rule.integrate(log_f, lo, hi, log=True).numpy()),
+                               rtol=1e-13)
+
+
+def test_exp_mode_gradients_in_closed_form_and_under_xla():
+    """I = ∫_a^inf exp(-r x) dx = e^{-ra}/r: dI/dr = -(a + 1/r) I, dI/da = -e^{-ra}."""
+    @tf.function(jit_compile=True)
+    def run(r, a):
+        with tf.GradientTape() as tape:
+            tape.watch([r, a])
+            v = GaussLegendre(48, scale=2.0).integrate_exp(lambda x, r: -r * x, a, INF,
+                                                           args=(r,))
+        return v, tape.gradient(v, [r, a])
+
+    for dtype, rtol in ((tf.float64, 1e-10), (tf.float32, 2e-5)):
+        r, a = tf.constant([0.8, 2.0], dtype), tf.constant([0.3, -0.25], dtype)
+        v, (gr, ga) = run(r, a)
+        assert v.dtype == dtype
+        rn, an = r.numpy().astype(float), a.numpy().astype(float)
+        exact = np.exp(-rn * an) / rn
+        np.testing.assert_allclose(v.numpy(), exact, rtol=rtol)
+        np.testing.assert_allclose(gr.numpy(), -(an + 1 / rn) * exact, rtol=10 * rtol)
+        np.testing.assert_allclose(ga.numpy(), -np.exp(-rn * an), rtol=10 * rtol)
+
+
+def test_exp_mode_finite_range_gradient_to_the_limit():
+    """d/db ∫_0^b exp(a x) dx = e^{ab}; d/da = (b a e^{ab} - e^{ab} + 1)/a^2."""
+    a, b = tf.constant(0.7, F64), tf.constant(1.3, F64)
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        value = GaussLegendre(16).integrate_exp(lambda x, a: a * x, tf.zeros([], F64), b,
+                                                args=(a,))
+    ga, gb = tape.gradient(value, [a, b])
+    e = math.exp(0.7 * 1.3)
+    assert float(value) == pytest.approx((e - 1) / 0.7, rel=1e-14)
+    assert float(ga) == pytest.approx((1.3 * 0.7 * e - e + 1) / 0.7 ** 2, rel=1e-13)
+    assert float(gb) == pytest.approx(e, rel=1e-13)
+
+
+def test_exp_mode_range_is_floats_negative_control():
+    """What the Notes say: past the largest float the value is inf where the log mode
+    still holds the log; a tiny Jacobian-weighted tail stays finite (one exponent)."""
+    rule = GaussLegendre(8)
+    one = tf.constant(1.0, F64)
+    assert float(rule.integrate(lambda x: 800.0 + 0.0 * x, 0.0 * one, one, log=True)) == \
+        pytest.approx(800.0, rel=1e-15)
+    assert np.isinf(float(rule.integrate_exp(lambda x: 800.0 + 0.0 * x, 0.0 * one, one)))
+    # exp(-x^2/2) far out on the half-line: per-node exponents add the map's log-Jacobian
+    tail = GaussLegendre(64, scale=4.0).integrate_exp(lambda x: -0.5 * tf.square(x), one,
+                                                      tf.constant(INF, F64))
+    assert float(tail) == pytest.approx(math.sqrt(math.pi / 2) * math.erfc(1 / math.sqrt(2)),
+                                        rel=1e-10)
+
+
+def test_box_exp_mode_catalogue_gradient_and_xla():
+    """∫∫_[0,hx]x[-1,1] exp(a x + y) = (e^{a hx} - 1)/a · (e - 1/e), and over
+    [0, inf) x [-1, 1] of exp(-a x + y) = (e - 1/e)/a; gradients in closed form."""
+    @tf.function(jit_compile=True)
+    def run(a, lower, upper, rule, sign):
+        with tf.GradientTape() as tape:
+            tape.watch([a, upper])
+            v = rule.integrate_box_exp(lambda x, a: sign * a * x[..., 0] + x[..., 1], lower,
+                                       upper, args=(a,))
+        return v, tape.gradient(v, [a, upper])
+
+    c = math.e - 1 / math.e
+    for dtype, rtol in ((tf.float64, 1e-11), (tf.float32, 2e-5)):
+        a = tf.constant([0.5, 1.5], dtype)
+        lower, upper = tf.constant([0.0, -1.0], dtype), tf.constant([2.0, 1.0], dtype)
+        v, (ga, gu) = run(a, lower, upper, GaussLegendre(12, panels=2), 1.0)
+        s = np.array([0.5, 1.5])
+        np.testing.assert_allclose(v.numpy(), (np.exp(2 * s) - 1) / s * c, rtol=rtol)
+        np.testing.assert_allclose(
+            ga.numpy(), (2 * s * np.exp(2 * s) - np.exp(2 * s) + 1) / s ** 2 * c, rtol=10 * rtol)
+        # d/d upper_x = sum_b e^{2 a_b} c; d/d upper_y = sum_b I_b e / c
+        np.testing.assert_allclose(
+            gu.numpy(), [np.sum(np.exp(2 * s)) * c, np.sum((np.exp(2 * s) - 1) / s) * math.e],
+            rtol=10 * rtol)
+        upper_inf = tf.constant([INF, 1.0], dtype)
+        v, (ga, _) = run(a, lower, upper_inf, GaussLegendre(48, scale=2.0), -1.0)
+        np.testing.assert_allclose(v.numpy(), c / s, rtol=10 * rtol)
+        np.testing.assert_allclose(ga.numpy(), -c / s ** 2, rtol=10 * rtol)
