@@ -72,7 +72,12 @@ def test_default_settings_fit_pass_and_agree_with_the_reference(name):
     params, logged = CASES[name]
     m = _module(name)
     data = m.load_data()
-    dt = sample(m.build(data), m.observed(data), chains=4, warmup=400, draws=400, seed=11,
+    # 1000 draws per chain, not 400: the verdict's r_hat <= 1.01 is a statistic of the
+    # draws, and at 4 x 400 the largest of W6's six split r_hats exceeded 1.01 in 1 of 14
+    # seeds (1.0019-1.0110, mean 1.006) for a sampler that mixes; at 4 x 1000 it was
+    # 1.0013-1.0049 over 8 seeds (2026-12-07). A rounding change moves the random path, so
+    # a test that passes only on its seed's path would fail on another machine.
+    dt = sample(m.build(data), m.observed(data), chains=4, warmup=500, draws=1000, seed=11,
                 progress=False, log_likelihood=bool(m.POINTWISE_LOG_LIKELIHOOD))
     assert dt.attrs["quadrature_plans"]
     verdict = diagnose(dt)
