@@ -142,10 +142,11 @@ class GaussLegendre:
         Notes
         -----
         The sum of positive terms is as accurate as the log-sum-exp, but its range is
-        float's: it overflows to ``inf`` once a single term ``w·exp(f)`` exceeds the
-        largest float, and terms below the smallest underflow to 0 (an integral below
-        ~1e-308 in float64, ~1e-38 in float32, comes out as 0). Where the log of a tiny
-        or huge integral is wanted, use ``integrate(..., log=True)``.
+        float's: it overflows to ``inf`` once one node's ``exp(f)`` (on an infinite range,
+        times the map's Jacobian) exceeds the largest float, and terms below the smallest
+        underflow to 0 (an integral below ~1e-308 in float64, ~1e-38 in float32, comes out
+        as 0). Where the log of a tiny or huge integral is wanted, use
+        ``integrate(..., log=True)``.
         """
         return self._integrate(f, lower, upper, args, "exp")
 

@@ -88,7 +88,8 @@ def kinked_log_intensity(t, a, b):
 
 def test_rejected_when_the_tolerance_cannot_be_met():
     """exp(b |sin|) has a kink every half period (6), inside the panels of every candidate
-    (none is a divisor of 6 long), so even the finest converges only algebraically: its
+    (no candidate's panel length, 240 / panels, divides 6), so even the finest converges
+    only algebraically: its
     expected count is ~1e-3 off the closed form T e^a (I0(b) + L0(b)), far above a 1e-6
     tolerance. (An earlier version asked for tolerance 1e-300 on a smooth intensity and
     relied on the candidates' rounding differing from the reference's in the last bits.)"""
