@@ -8,9 +8,11 @@ import numpy as np
 from bayesquad._tf import tf
 from bayesquad.inference import _datatree, _derived, _model
 from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._heap import with_heap_frozen
 from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached, lookup
 from bayesquad.inference._graph_calls import graph_function
+from bayesquad.inference._lbfgs_batch import minimize_batch
 
 __all__ = ["MapResult", "fd_hessians", "find_map", "graph_value_and_grad", "map_unconstrained",
            "name_bounds"]
@@ -99,40 +101,45 @@ def graph_value_and_grad(model, layout, obs_t):
 
 
 def _lbfgs(value_and_grad, start, scale, max_iterations, tolerance):
-    """scipy's L-BFGS-B on ``-log p / scale`` from one start; ``(z, success, message, nit,
-    nfev)``.
+    """L-BFGS on ``-log p / scale`` from one start; ``(z, success, message, nit, nfev)``.
 
-    Scaling by 1/N keeps the gradient O(1) (a raw 20,000-event log-likelihood defeats the
-    first line search).  Non-finite values become a large finite one with no gradient, so
-    that the line search backs off instead of stopping.
+    The optimiser is :func:`~bayesquad.inference._lbfgs_batch.minimize_batch` with one
+    problem (as :func:`find_map_batch`): numpy only, so a first fit does not import
+    ``scipy.optimize`` (0.2 s) before its sampler can be traced. Scaling by 1/N keeps the
+    gradient O(1) (a raw 20,000-event log-likelihood defeats the first line search).
+    Non-finite values make the line search step back.
     """
     dtype = start.dtype
-    worst = [np.inf]
 
-    def fun(z):
-        lp, grad = value_and_grad(z[None].astype(dtype))
-        f, g = -float(lp[0]) / scale, -np.asarray(grad[0], np.float64) / scale
-        if not (np.isfinite(f) and np.all(np.isfinite(g))):
-            return (1e10 if not np.isfinite(worst[0]) else worst[0] + 1e10), np.zeros_like(g)
-        worst[0] = f if not np.isfinite(worst[0]) else max(worst[0], f)
-        return f, g
+    def fun(x):
+        lp, grad = value_and_grad(x.astype(dtype))
+        return -np.asarray(lp, np.float64) / scale, -np.asarray(grad, np.float64) / scale
 
-    import scipy.optimize  # pylint: disable=import-outside-toplevel
-    z = np.asarray(start, np.float64)
+    x = np.asarray(start, np.float64)[None]
     nit = nfev = 0
+    initial = None
     for _ in range(_RESTARTS):
-        # L-BFGS-B's line search sometimes gives up far from the mode; a restart from that
-        # point, with fresh curvature history, then converges.
-        res = scipy.optimize.minimize(fun, z, jac=True, method="L-BFGS-B",
-                                      options={"maxiter": int(max_iterations),
-                                               "gtol": float(tolerance), "ftol": 1e-15,
-                                               "maxcor": 20})
-        z, nit, nfev = res.x, nit + int(res.nit), nfev + int(res.nfev)
-        if res.success or "ABNORMAL" not in str(res.message).upper():
+        res = minimize_batch(fun, x, tolerance=float(tolerance),
+                             max_iterations=int(max_iterations), history=20,
+                             f_relative_tolerance=1e-15, initial=initial)
+        x, nit, nfev = res.position, nit + int(res.iterations[0]), nfev + int(res.evaluations)
+        initial = (res.value, res.gradient)
+        # the line search sometimes gives up far from the mode; a restart from that point,
+        # with fresh curvature history, then converges. One that made no progress would
+        # fail again.
+        if not (res.failed[0] and res.iterations[0] > 0):
             break
-    grad_norm = float(np.max(np.abs(res.jac)))  # scipy keeps the gradient at res.x
-    success = bool(res.success) and grad_norm <= max(10 * float(tolerance), 1e-6)
-    return z.astype(dtype), success, str(res.message), nit, nfev
+    grad_norm = float(np.max(np.abs(res.gradient[0])))
+    if res.converged[0]:
+        message = "converged"
+    elif res.failed[0]:
+        message = ("the line search found no step that decreases -log p enough (a "
+                   "non-finite or non-smooth log density near this point, or a gradient "
+                   "inconsistent with its values)")
+    else:
+        message = f"stopped after max_iterations={int(max_iterations)} iterations"
+    success = bool(res.converged[0]) and grad_norm <= max(10 * float(tolerance), 1e-6)
+    return x[0].astype(dtype), success, message, nit, nfev
 
 
 def fd_hessians(value_and_grad, z, rel_step=1e-5):
@@ -257,6 +264,7 @@ def _check_options(num_starts, max_iterations, tolerance, laplace_draws, jit):
         raise TypeError(f"jit must be True or False, got {jit!r}")
 
 
+@with_heap_frozen
 def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, tolerance=1e-8,
              laplace_draws=1000, jit=False, derived=None, bijectors=None):
     """Maximum a posteriori estimate with a Laplace approximation.
@@ -270,8 +278,8 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
     seed : int
         Seeds the prior draws used as extra starting points and the Laplace draws.
     num_starts : int
-        L-BFGS runs (scipy's L-BFGS-B on a compiled log density and gradient): from the
-        unconstrained origin and from ``num_starts - 1`` prior draws; the best proper mode
+        L-BFGS runs (weak-Wolfe line search, as :func:`find_map_batch`, on a compiled log
+        density and gradient): from the unconstrained origin and from ``num_starts - 1`` prior draws; the best proper mode
         wins.
     max_iterations : int
     tolerance : float
@@ -280,8 +288,8 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
     laplace_draws : int
         Draws of the Laplace approximation stored in ``result.datatree`` (0: none).
     jit : bool
-        XLA-compile the log density and gradient that scipy's L-BFGS-B calls (one compile of
-        a few seconds; worth it for large data).
+        XLA-compile the log density and gradient that L-BFGS calls (one compile of a few
+        seconds; worth it for large data).
     derived : callable, optional
         Functions of the parameters recorded with the Laplace draws, as in
         :func:`bayesquad.inference.sample`.

@@ -7,6 +7,7 @@ from bayesquad._tf import tf
 from bayesquad.inference import _datatree, _model
 from bayesquad.inference._cache import cached
 from bayesquad.inference._graph_calls import graph_function
+from bayesquad.inference._heap import with_heap_frozen
 from bayesquad.inference._lbfgs_batch import minimize_batch
 from bayesquad.inference._map import (MapResult, _check_options, fd_hessians,
                                       laplace_covariance, name_bounds)
@@ -96,6 +97,7 @@ def _scales(batch):
     return np.maximum(counts, 1).astype(float)
 
 
+@with_heap_frozen
 def find_map_batch(model, observed, *, seed=0, max_iterations=500, tolerance=1e-8,
                    laplace_draws=1000, jit=True, bijectors=None, start=None):
     """MAP estimates and Laplace approximations for K data sets of one model, fitted together.

@@ -24,6 +24,7 @@ from bayesquad.inference import (
 )
 from bayesquad.inference._cache import cached, reference_settings_now
 from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._heap import with_heap_frozen
 from bayesquad.inference._target import as_target
 from bayesquad.inference._progress import sampling_divergences
 
@@ -148,6 +149,7 @@ def _stack_infos(infos, warmup, total, chains):
     return out
 
 
+@with_heap_frozen
 def sample(model, observed=None, *, chains=4, warmup=1000, draws=1000, seed=0, init="map",
            target_accept=0.8, max_tree_depth=10, dense_mass="auto", jit=True, progress=True,
            checkpoint=None, log_likelihood=True, chunk_size=250, chain_method="parallel",

@@ -5,6 +5,7 @@ import xarray as xr
 from bayesquad._tf import tf, tfp
 from bayesquad.inference import _datatree, _derived, _map, _model
 from bayesquad.inference._fit import RUN_ID_ATTR, Fit, new_run_id
+from bayesquad.inference._heap import with_heap_frozen
 from bayesquad.inference._target import as_target
 from bayesquad.inference._cache import cached
 
@@ -71,6 +72,7 @@ def _make_fit(log_prob, family, steps, samples, learning_rate, dim):
     return fit
 
 
+@with_heap_frozen
 def fit_vi(model, observed=None, *, family="meanfield", steps=2000, samples=8, learning_rate=0.02,
            draws=1000, seed=0, tolerance=1e-3, init="map", jit=True, derived=None,
            bijectors=None):
