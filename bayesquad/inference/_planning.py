@@ -86,6 +86,8 @@ def plan_quadrature(model, observed, points, *, tolerance=DEFAULT_PLAN_TOLERANCE
     """
     model = _model.working_model(model)
     layout, obs = _model.make_layout(model, observed, bijectors=bijectors)
+    if _model.has_plannable_integrals(model, obs, bijectors) is False:
+        return {}, {}
     obs_t = {k: tf.constant(v) for k, v in obs.items()}
     z = tf.constant(np.atleast_2d(np.asarray(points, layout.dtype.as_numpy_dtype)))
     log_prob = _model.log_prob_fn(model, layout, obs_t)

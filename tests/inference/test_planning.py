@@ -252,3 +252,31 @@ def test_families_without_declared_order_start_from_the_most_promising():
     assert found.cost == cheapest.cost and error(found) <= 1e-7
     # 4 cheapest rungs, a climb in the best family, then only rungs cheaper than its answer
     assert len(measured) <= 10
+
+
+def test_a_model_without_integrals_is_not_evaluated_at_the_planning_points(monkeypatch):
+    """The layout's own evaluation at the origin says whether a model has plannable
+    integrals; without any, planning returns at once (negative control: with one, it
+    evaluates)."""
+    from bayesquad.inference import _model, _planning
+
+    def plain():
+        a = yield Root(tfd.Normal(tf.constant(0.0, F64), 2.0, name="a"))
+        yield tfd.Independent(tfd.Normal(a + tf.zeros([5], F64), 1.0), 1, name="y")
+
+    model, obs = tfd.JointDistributionCoroutine(plain), {"y": np.linspace(-1.0, 1.0, 5)}
+    assert _model.has_plannable_integrals(model, obs) is None  # no layout made yet
+    layout, cast = _model.make_layout(model, obs)
+    assert _model.has_plannable_integrals(model, cast) is False
+    _, cast_pp = _model.make_layout(MODEL, OBS)
+    assert _model.has_plannable_integrals(MODEL, cast_pp) is True
+
+    calls = []
+    real = _model.log_prob_fn
+    monkeypatch.setattr(_planning._model, "log_prob_fn",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert plan_quadrature(model, obs, np.zeros((3, sum(layout.sizes)))) == ({}, {})
+    assert not calls
+    box = laplace_box(np.array([0.5, 1.2]), np.diag([0.02, 0.05]))
+    plans, _ = plan_quadrature(MODEL, OBS, box)
+    assert calls and list(plans) == [KEY]
