@@ -2,9 +2,9 @@
 
 Importing TensorFlow and TensorFlow Probability leaves ~430,000 objects that the cyclic
 collector examines in every full (oldest-generation) collection: 0.18-0.25 s each on the
-project's machine. Tracing a model allocates enough to trigger one such collection during
-a first fit, where it lands in the tracing phase (W2: 0.23-0.25 s of a 4.5-5 s first run,
-measured with ``gc.callbacks``). Those objects are module-level state that lives as long
+project's machine. A first fit allocates enough to trigger one such collection, in its
+MAP or its trace (W2: one of 0.17-0.25 s in every first run of 3.8-5 s, measured with
+``gc.callbacks``). Those objects are module-level state that lives as long
 as the process; examining them finds no garbage.
 
 :func:`heap_frozen` moves them to the collector's permanent generation (``gc.freeze``,

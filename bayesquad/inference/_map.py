@@ -279,8 +279,8 @@ def find_map(model, observed=None, *, seed=0, num_starts=4, max_iterations=500, 
         Seeds the prior draws used as extra starting points and the Laplace draws.
     num_starts : int
         L-BFGS runs (weak-Wolfe line search, as :func:`find_map_batch`, on a compiled log
-        density and gradient): from the unconstrained origin and from ``num_starts - 1`` prior draws; the best proper mode
-        wins.
+        density and gradient): from the unconstrained origin and from ``num_starts - 1``
+        prior draws; the best proper mode wins.
     max_iterations : int
     tolerance : float
         Gradient-norm tolerance on the objective ``-log p / N`` (N = number of observed
