@@ -1,66 +1,60 @@
-"""Python's cyclic garbage collector kept off the objects that exist before a fit.
+"""Python's cyclic garbage collector kept off the heap that exists at the first fit.
 
 Importing TensorFlow and TensorFlow Probability leaves ~430,000 objects that the cyclic
 collector examines in every full (oldest-generation) collection: 0.18-0.25 s each on the
 project's machine. A first fit allocates enough to trigger one such collection, in its
 MAP or its trace (W2: one of 0.17-0.25 s in every first run of 3.8-5 s, measured with
-``gc.callbacks``). Those objects are module-level state that lives as long
-as the process; examining them finds no garbage.
+``gc.callbacks``). Those objects are module-level state that lives as long as the
+process; examining them finds no garbage.
 
-:func:`heap_frozen` moves them to the collector's permanent generation (``gc.freeze``,
-O(1)) for the duration of a fit and back afterwards (``gc.unfreeze``, O(1)): the fit's own
-objects are collected as usual, nothing is exempt after the fit, and garbage that existed
-before it is collected by the next full collection after it.
+:func:`freeze_existing_heap` moves them to the collector's permanent generation
+(``gc.freeze``, O(1)) once per process, when the first fit starts. Later collections
+examine only what was made since, the fits' own objects included.
+
+Freezing once, not around every fit, is deliberate. A freeze undone after each fit
+(``gc.unfreeze``) would freeze again, at the next fit's start, the garbage the last fit
+left: in a loop of fits (simulation-based calibration) no full collection would ever
+examine it, and memory would grow with every fit.
 """
-import contextlib
 import functools
 import gc
+import os
 import threading
 
-__all__ = ["heap_frozen", "with_heap_frozen"]
+__all__ = ["FREEZE_VARIABLE", "freeze_existing_heap", "with_heap_frozen"]
+
+#: Set to ``0`` to leave the garbage collector alone.
+FREEZE_VARIABLE = "BAYESQUAD_GC_FREEZE"
 
 _LOCK = threading.Lock()
-_state = {"depth": 0, "ours": False}
-# The interpreter freezes a few hundred objects of its own at start-up (375 in CPython
-# 3.12); a count above this one at a fit's start means someone else froze objects since.
-_FROZEN_AT_IMPORT = gc.get_freeze_count()
+_done = [False]
 
 
-@contextlib.contextmanager
-def heap_frozen():
-    """Freeze the objects that exist now for the duration of the ``with`` block.
-
-    Re-entrant and thread-safe: nested or concurrent fits freeze once, and the last one
-    to finish unfreezes.
+def freeze_existing_heap():
+    """Freeze every object that exists now, the first time a fit asks; True if it froze.
 
     Notes
     -----
-    ``gc.unfreeze`` returns every frozen object to the collector, not only ours. A process
-    that froze objects itself after importing bayesquad (e.g. a server before forking) is
-    therefore left alone: nothing is frozen or unfrozen for it. Objects frozen before the
-    import (the interpreter's own start-up objects among them) are unfrozen after the
-    first fit, which costs them nothing but a place in the collector's oldest generation.
+    Frozen objects are still freed by reference counting; only reference cycles among
+    them are never collected. Such a cycle that already existed at the first fit, or
+    that an object of that time joins and later leaves unreachable, stays in memory.
+    Objects made after the first fit are collected as usual. ``BAYESQUAD_GC_FREEZE=0``
+    turns the freeze off.
     """
     with _LOCK:
-        if _state["depth"] == 0:
-            _state["ours"] = gc.get_freeze_count() <= _FROZEN_AT_IMPORT
-            if _state["ours"]:
-                gc.freeze()
-        _state["depth"] += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _state["depth"] -= 1
-            if _state["depth"] == 0 and _state["ours"]:
-                gc.unfreeze()
-                _state["ours"] = False
+        if _done[0]:
+            return False
+        _done[0] = True
+        if os.environ.get(FREEZE_VARIABLE, "1").strip() == "0":
+            return False
+        gc.freeze()
+        return True
 
 
 def with_heap_frozen(fn):
-    """``fn`` run inside :func:`heap_frozen`."""
+    """``fn`` run after :func:`freeze_existing_heap`."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with heap_frozen():
-            return fn(*args, **kwargs)
+        freeze_existing_heap()
+        return fn(*args, **kwargs)
     return wrapper

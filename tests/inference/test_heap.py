@@ -1,5 +1,5 @@
-"""The fits' frozen heap: objects older than a fit are exempt from the cyclic collector
-during it, and only during it."""
+"""The heap frozen at the first fit: older objects exempt from the cyclic collector, newer
+ones (every fit's own garbage included) collected as usual."""
 import gc
 import weakref
 
@@ -19,66 +19,62 @@ def _garbage_cycle():
     return weakref.ref(a)
 
 
-@pytest.fixture(autouse=True)
-def _collector_as_found():
-    if gc.get_freeze_count() > _heap._FROZEN_AT_IMPORT:  # pylint: disable=protected-access
-        pytest.skip("objects were frozen by someone else in this process")
+@pytest.fixture()
+def first_fit(monkeypatch):
+    """As if no fit had run in this process yet; the collector as found afterwards."""
+    monkeypatch.setattr(_heap, "_done", [False])
+    monkeypatch.delenv(_heap.FREEZE_VARIABLE, raising=False)
     enabled = gc.isenabled()
+    gc.disable()  # no automatic collection between making a cycle and the assertions
     yield
     gc.unfreeze()
     if enabled:
         gc.enable()
 
 
-def test_older_garbage_waits_for_the_fit_to_end_newer_garbage_does_not():
-    gc.disable()  # no automatic collection between making the cycle and freezing it
+def test_the_first_fit_freezes_what_exists_and_only_that(first_fit):
     old = _garbage_cycle()
-    with _heap.heap_frozen():
-        assert gc.get_freeze_count() > 0
-        new = _garbage_cycle()
+    assert _heap.freeze_existing_heap() is True
+    assert gc.get_freeze_count() > 0
+    gc.collect()
+    assert old() is not None  # frozen: the collector does not look at it
+    new = _garbage_cycle()
+    gc.collect()
+    assert new() is None  # made after the freeze: collected as usual
+    assert _heap.freeze_existing_heap() is False  # once per process
+
+
+def test_negative_control_without_the_freeze_the_older_garbage_is_collected(first_fit):
+    old = _garbage_cycle()
+    gc.collect()
+    assert old() is None
+
+
+def test_a_loop_of_fits_leaves_no_garbage_behind(first_fit):
+    """Each fit's garbage is collected during the next fit; a freeze undone and redone
+    around every fit (the negative control) would keep it forever."""
+    def fit_body():  # a full collection during the fit, and garbage left behind
         gc.collect()
-        assert old() is not None  # frozen: the collector does not look at it
-        assert new() is None  # the fit's own garbage is collected as usual
-    assert gc.get_freeze_count() == 0
-    gc.collect()
-    assert old() is None
+        return _garbage_cycle()
+
+    fit = _heap.with_heap_frozen(fit_body)
+    left = [fit() for _ in range(3)]
+    assert [ref() for ref in left[:-1]] == [None, None]
+
+    gc.unfreeze()
+    control = []
+    for _ in range(3):
+        gc.freeze()
+        control.append(fit_body())
+        gc.unfreeze()
+    assert all(ref() is not None for ref in control[:-1])
 
 
-def test_negative_control_without_the_freeze_older_garbage_is_collected():
-    gc.disable()
-    old = _garbage_cycle()
-    gc.collect()
-    assert old() is None
-
-
-def test_nested_and_reentered_scopes_unfreeze_once_at_the_outermost_end():
-    with _heap.heap_frozen():
-        outer = gc.get_freeze_count()
-        with _heap.heap_frozen():
-            assert gc.get_freeze_count() >= outer
-        assert gc.get_freeze_count() >= outer  # the inner end does not unfreeze
-    assert gc.get_freeze_count() == 0
-
-
-def test_an_unfreeze_by_the_scope_is_not_done_for_someone_elses_freeze():
-    gc.freeze()
-    theirs = gc.get_freeze_count()
-    with _heap.heap_frozen():
-        assert gc.get_freeze_count() == theirs
-    assert gc.get_freeze_count() == theirs  # still frozen: not ours to undo
-
-
-def test_the_scope_ends_on_an_exception():
-    with pytest.raises(RuntimeError):
-        with _heap.heap_frozen():
-            raise RuntimeError("boom")
-    assert gc.get_freeze_count() == 0
-
-
-def test_the_decorator_runs_its_function_in_the_scope():
-    seen = []
-    _heap.with_heap_frozen(lambda: seen.append(gc.get_freeze_count()))()
-    assert seen[0] > 0 and gc.get_freeze_count() == 0
+def test_the_freeze_can_be_turned_off(first_fit, monkeypatch):
+    monkeypatch.setenv(_heap.FREEZE_VARIABLE, "0")
+    before = gc.get_freeze_count()
+    assert _heap.freeze_existing_heap() is False
+    assert gc.get_freeze_count() == before
 
 
 @pytest.mark.parametrize("fit", [sample, find_map, find_map_batch, fit_vi])
